@@ -1,0 +1,64 @@
+// Errors: one exception hierarchy rooted at netqueue::Error (a std::system_error),
+// with codes in netqueue's own category so that callers compare codes, not strings.
+#pragma once
+
+#include <string>
+#include <system_error>
+
+#include "netqueue/id.hpp"
+
+namespace netqueue {
+
+// What went wrong, in a few meaningful classes. The transport's own error (an
+// errno, an OpenSSL reason) is kept in the message as detail.
+enum class errc {
+  closed = 1,          // the peer or the communicator is closed or disconnected
+  timeout,             // a deadline passed (get_for, close_for, wait_for)
+  connect_failed,      // a client could not reach its server within connect_timeout
+  invalid_option,      // an option is out of range or inconsistent
+  protocol_error,      // the peer broke the wire format (bad hello, duplicate id, ...)
+  truncated,           // a message ended before the length its header announced
+  serialization,       // a payload could not be loaded by the serializer
+  transport,           // the network layer failed (I/O error, TLS failure)
+  unavailable,         // the protocol is not built into this library
+};
+
+const std::error_category& error_category() noexcept;
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+// Base of every exception netqueue throws (or stores in a future).
+class Error : public std::system_error {
+ public:
+  Error(errc code, const std::string& what) : std::system_error(make_error_code(code), what) {}
+  errc value() const noexcept { return static_cast<errc>(code().value()); }
+};
+
+// The peer (or this communicator) is closed or gone. `peer()` names it; it is
+// the nil id when the peer was never identified (a server that never answered).
+class ClosedError : public Error {
+ public:
+  ClosedError(const Id& peer, const std::string& what) : Error(errc::closed, what), peer_(peer) {}
+  const Id& peer() const noexcept { return peer_; }
+
+ private:
+  Id peer_;
+};
+
+// An option failed validation; `option()` is its dotted name ("connection.max_size").
+class OptionError : public Error {
+ public:
+  OptionError(std::string option, const std::string& why)
+      : Error(errc::invalid_option, "invalid option " + option + ": " + why), option_(std::move(option)) {}
+  const std::string& option() const noexcept { return option_; }
+
+ private:
+  std::string option_;
+};
+
+}  // namespace netqueue
+
+template <>
+struct std::is_error_code_enum<netqueue::errc> : std::true_type {};

@@ -1,0 +1,69 @@
+// SendFuture: the acknowledgement of a put.
+//
+// It resolves when the library no longer needs the caller's bytes for every
+// peer the put went to (they were handed to the transport), and fails when a
+// peer's part could not be handed over: netqueue::ClosedError naming the peer
+// when the peer or the communicator closed or disconnected, netqueue::Error
+// with the transport's reason otherwise.
+//
+// It costs no allocation: it is a reference to the peer's send state and the
+// stream offset at which the put's bytes end. Dropping it is free and does not
+// cancel anything. It may be waited on from any thread, any number of times.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <vector>
+
+#include "netqueue/id.hpp"
+
+namespace netqueue {
+
+namespace detail {
+class SendState;
+}
+
+class SendFuture {
+ public:
+  struct Target {
+    std::shared_ptr<detail::SendState> state;
+    std::uint64_t end = 0;  // the put is done when this many bytes went out
+  };
+  struct PeerResult {
+    Id peer;
+    std::exception_ptr error;  // null: handed over
+  };
+
+  // An invalid future (valid() is false); waiting on it throws std::future_error.
+  SendFuture() noexcept = default;
+  // A future that is already done: resolved, or failed with `error`.
+  static SendFuture ready_value() noexcept;
+  static SendFuture failed(std::exception_ptr error) noexcept;
+  // Library side: a future over one or more peers' send states.
+  explicit SendFuture(std::vector<Target> targets) noexcept;
+
+  bool valid() const noexcept { return valid_; }
+  // True when done, resolved or failed; never blocks.
+  bool ready() const;
+  void wait() const;
+  // False when still pending after `timeout`.
+  bool wait_for(std::chrono::nanoseconds timeout) const;
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    return wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+  }
+  // Waits, then returns or throws the failure (when several peers failed, a
+  // ClosedError naming the first, with every failed peer in its message).
+  void get() const;
+  // Waits, then each peer's outcome.
+  std::vector<PeerResult> results() const;
+
+ private:
+  std::vector<Target> targets_;
+  std::exception_ptr error_;  // for futures failed before any target existed
+  bool valid_ = false;
+};
+
+}  // namespace netqueue

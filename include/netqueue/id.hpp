@@ -1,0 +1,59 @@
+// Id: the 16-byte identity of a communicator (RFC 4122 UUID, byte order as
+// Python's uuid.bytes, which is also the wire format of hello and goodbye).
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace netqueue {
+
+class Id {
+ public:
+  static constexpr std::size_t size = 16;
+
+  // The nil id (all zero bytes).
+  constexpr Id() noexcept = default;
+  explicit constexpr Id(const std::array<std::uint8_t, size>& bytes) noexcept : bytes_(bytes) {}
+
+  // A random version 4 UUID from a cryptographically seeded generator.
+  static Id random();
+  // Parses 32 hex digits, with or without the canonical dashes (8-4-4-4-12),
+  // optionally in braces or prefixed by "urn:uuid:". Throws netqueue::Error
+  // (errc::invalid_option) naming the text when it is not a UUID.
+  static Id parse(std::string_view text);
+  // The 16 bytes, when exactly 16 are given; nullopt-free: throws on other sizes.
+  static Id from_bytes(std::span<const std::byte> bytes);
+
+  const std::array<std::uint8_t, size>& bytes() const noexcept { return bytes_; }
+  std::span<const std::byte> as_bytes() const noexcept { return std::as_bytes(std::span(bytes_)); }
+  bool is_nil() const noexcept { return *this == Id{}; }
+
+  // "0f1e2d3c4b5a69788796a5b4c3d2e1f0": the MQTT client id and topic form.
+  std::string hex() const;
+  // "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0": the canonical form.
+  std::string str() const;
+
+  friend constexpr auto operator<=>(const Id&, const Id&) noexcept = default;
+
+ private:
+  std::array<std::uint8_t, size> bytes_{};
+};
+
+}  // namespace netqueue
+
+template <>
+struct std::hash<netqueue::Id> {
+  std::size_t operator()(const netqueue::Id& id) const noexcept {
+    // A v4 UUID is random already: fold its two halves.
+    std::uint64_t a = 0, b = 0;
+    for (int i = 0; i < 8; ++i) a = (a << 8) | id.bytes()[i];
+    for (int i = 8; i < 16; ++i) b = (b << 8) | id.bytes()[i];
+    return static_cast<std::size_t>(a ^ (b * 0x9E3779B97F4A7C15ULL));
+  }
+};

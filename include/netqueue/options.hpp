@@ -1,0 +1,84 @@
+// Options: every field of net-queue's options, with its defaults. Validated
+// when a Communicator is constructed (OptionError names the field and why).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "netqueue/id.hpp"
+
+namespace netqueue {
+
+inline constexpr std::size_t KiB = 1024;
+inline constexpr std::size_t MiB = 1024 * KiB;
+inline constexpr std::size_t GiB = 1024 * MiB;
+
+enum class LogLevel { debug, info, warning, error };
+std::string_view to_string(LogLevel level) noexcept;
+
+// Called from library threads; must not call back into the communicator.
+using LogHook = std::function<void(LogLevel, std::string_view)>;
+// Called from library threads with the peer's id; must not block for long.
+using PeerHook = std::function<void(const Id&)>;
+
+struct Options {
+  // This communicator's id; a random v4 UUID when unset.
+  std::optional<Id> id;
+
+  struct Netloc {
+    std::string host = "127.0.0.1";  // host name, IPv4 or IPv6 literal
+    std::uint32_t port = 51966;       // a server may use 0: see Communicator::local_port()
+  } netloc;
+
+  struct Connection {
+    // A client that cannot reach its server for this long fails what it has pending.
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
+    // Split: the largest piece handed to the transport at once.
+    std::size_t max_size = 4 * MiB;
+    // Merge: the preallocated buffer small messages are copied into (default max_size).
+    std::optional<std::size_t> merge_size;
+    // Sends smaller than this are merged with what else is queued (default max_size / 64).
+    std::optional<std::size_t> efficient_size;
+    // Bytes received from one peer and not yet taken by get(): past it the
+    // transport stops reading from that peer (flow control does the rest).
+    std::size_t receive_bound = 64 * MiB;
+
+    std::size_t effective_merge_size() const noexcept { return merge_size.value_or(max_size); }
+    std::size_t effective_efficient_size() const noexcept { return efficient_size.value_or(max_size / 64); }
+  } connection;
+
+  // Threads for connection handling.
+  unsigned workers = 1;
+
+  struct Serialization {
+    // Largest incoming message delivered whole; larger ones come as parts.
+    std::uint64_t message_size = 1 * GiB;
+    // Largest number of received messages held for get(); unset: unlimited.
+    std::optional<std::size_t> queue_size;
+    // When queue_size is reached: drop the oldest queued message (true) or the incoming one.
+    bool drop_oldest = true;
+  } serialization;
+
+  struct Security {
+    // Server: private key and certificate chain (PEM files). Client: the
+    // trust chain to verify the server with (certificate), or the system's
+    // default trust store when only `enabled` is set.
+    std::optional<std::string> key;
+    std::optional<std::string> certificate;
+    bool enabled = false;  // implied by key or certificate
+    bool active() const noexcept { return enabled || key || certificate; }
+  } security;
+
+  // Events, as net-queue's: a peer said hello / a peer left (goodbye or lost).
+  PeerHook on_peer_joined;
+  PeerHook on_peer_left;
+  // Diagnostics; default: warnings and errors to stderr.
+  LogHook log;
+};
+
+}  // namespace netqueue

@@ -1,0 +1,24 @@
+// Protocol and purpose, chosen at run time by name.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace netqueue {
+
+enum class Protocol { tcp, mqtt, grpc };
+enum class Purpose { client, server };
+
+// "tcp", "mqtt", "grpc" (case-sensitive). An unknown name throws OptionError
+// naming the valid ones.
+Protocol parse_protocol(std::string_view name);
+// "client", "server".
+Purpose parse_purpose(std::string_view name);
+std::string_view to_string(Protocol protocol) noexcept;
+std::string_view to_string(Purpose purpose) noexcept;
+
+// The protocols built into this library (CMake options NETQUEUE_WITH_*).
+std::vector<Protocol> available_protocols();
+bool is_available(Protocol protocol) noexcept;
+
+}  // namespace netqueue

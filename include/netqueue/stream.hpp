@@ -1,0 +1,149 @@
+// Stream: a chunked, zero-copy byte pipe.
+//
+// A Chunk is a view of bytes plus (optionally) shared ownership of the memory
+// that holds them. The three ways to make one look different on purpose:
+//
+//   Chunk::borrow(bytes)        no copy, no ownership: the caller keeps `bytes`
+//                               alive and unmodified for as long as any copy of
+//                               the chunk (or of a Stream holding it) exists, or
+//                               until the put future that carries it resolves.
+//   Chunk::adopt(container)     no copy: the container is moved into shared
+//                               ownership and freed with the last chunk viewing it.
+//   Chunk::copy_of(bytes)       copies `bytes` into new memory the chunk owns.
+//
+// A Stream is an ordered list of chunks. Writing adopts chunks, reading hands
+// them out, slicing shares memory; only to_bytes()/to_string()/copy_to() copy.
+// A Stream is not thread-safe; it is move-only (copy() makes a shallow copy).
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace netqueue {
+
+class Chunk {
+ public:
+  Chunk() noexcept = default;
+
+  static Chunk borrow(std::span<const std::byte> bytes) noexcept { return Chunk({}, bytes); }
+  static Chunk borrow(std::string_view text) noexcept { return borrow(std::as_bytes(std::span(text))); }
+
+  // Shares `owner`; `bytes` must lie in memory that `owner` keeps alive.
+  static Chunk adopt(std::shared_ptr<const void> owner, std::span<const std::byte> bytes) noexcept {
+    return Chunk(std::move(owner), bytes);
+  }
+  // Moves a contiguous container (std::vector, std::string, ...) into shared
+  // ownership; its elements are the chunk's bytes.
+  template <class Container>
+    requires(!std::is_lvalue_reference_v<Container> &&
+             std::is_trivially_copyable_v<typename std::remove_cvref_t<Container>::value_type> &&
+             requires(Container& c) { std::span(c); })
+  static Chunk adopt(Container&& container) {
+    auto owner = std::make_shared<const std::remove_cvref_t<Container>>(std::move(container));
+    return Chunk(owner, std::as_bytes(std::span(*owner)));
+  }
+  static Chunk copy_of(std::span<const std::byte> bytes);
+  static Chunk copy_of(std::string_view text) { return copy_of(std::as_bytes(std::span(text))); }
+
+  const std::byte* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+  std::string_view view() const noexcept { return {reinterpret_cast<const char*>(data_), size_}; }
+
+  // True when the chunk shares ownership of its memory (adopted or copied).
+  bool owned() const noexcept { return owner_ != nullptr; }
+  const std::shared_ptr<const void>& owner() const noexcept { return owner_; }
+
+  // Bytes [offset, offset + count) of this chunk, sharing its memory. `count`
+  // is clamped to what is there; throws std::out_of_range if offset > size().
+  Chunk slice(std::size_t offset, std::size_t count = static_cast<std::size_t>(-1)) const;
+
+ private:
+  Chunk(std::shared_ptr<const void> owner, std::span<const std::byte> bytes) noexcept
+      : owner_(std::move(owner)), data_(bytes.data()), size_(bytes.size()) {}
+
+  std::shared_ptr<const void> owner_;
+  const std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+class Stream {
+ public:
+  Stream() noexcept = default;
+  explicit Stream(Chunk chunk) { write(std::move(chunk)); }
+  Stream(Stream&&) noexcept = default;
+  Stream& operator=(Stream&&) noexcept = default;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // One-chunk streams; the same ownership rules as the Chunk factories.
+  static Stream borrow(std::span<const std::byte> bytes) { return Stream(Chunk::borrow(bytes)); }
+  static Stream borrow(std::string_view text) { return Stream(Chunk::borrow(text)); }
+  template <class Container>
+    requires(!std::is_lvalue_reference_v<Container>)
+  static Stream adopt(Container&& container) {
+    return Stream(Chunk::adopt(std::forward<Container>(container)));
+  }
+  static Stream copy_of(std::span<const std::byte> bytes) { return Stream(Chunk::copy_of(bytes)); }
+  static Stream copy_of(std::string_view text) { return Stream(Chunk::copy_of(text)); }
+
+  std::size_t chunks() const noexcept { return chunks_.size() - head_; }
+  std::size_t size() const noexcept { return bytes_; }  // bytes
+  bool empty() const noexcept { return bytes_ == 0 && chunks() == 0; }
+
+  // First chunk, removed (read) or not (peek). Throw std::out_of_range when empty.
+  Chunk read();
+  const Chunk& peek() const;
+  // Puts a chunk back in front (the inverse of read).
+  void unread(Chunk chunk);
+  // Appends a chunk (empty chunks are kept: they count as chunks, not bytes).
+  void write(Chunk chunk);
+  // Removes the last chunk (the inverse of write). Throws std::out_of_range when empty.
+  Chunk unwrite();
+  // All chunks, leaving the stream empty.
+  std::vector<Chunk> read_all();
+  template <class Range>
+  void write_all(Range&& chunks) {
+    for (auto&& c : chunks) write(Chunk(std::forward<decltype(c)>(c)));
+  }
+  // Appends every chunk of `other`, leaving it empty.
+  void append(Stream&& other);
+  // The first n bytes as a new stream, splitting a chunk without copying if
+  // needed. Throws std::out_of_range when n > size().
+  Stream read(std::size_t n);
+  void clear() noexcept;
+  // A shallow copy: new chunk list, same memory.
+  Stream copy() const;
+  // Makes borrowed chunks share ownership of `owner` (which must keep their
+  // memory alive): used to turn a borrowed view of a value the library now owns
+  // into an owned one.
+  void keep_alive(const std::shared_ptr<const void>& owner);
+
+  // The only copying operations: contiguous bytes out.
+  std::vector<std::byte> to_bytes() const;
+  std::string to_string() const;
+  // Copies all bytes into `out`; throws std::out_of_range if out.size() < size().
+  void copy_to(std::span<std::byte> out) const;
+  // The single chunk's bytes when the stream is one chunk (no copy), else empty.
+  std::span<const std::byte> contiguous() const noexcept {
+    return chunks() == 1 ? chunks_[head_].bytes() : std::span<const std::byte>{};
+  }
+
+  auto begin() const noexcept { return chunks_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() const noexcept { return chunks_.end(); }
+
+ private:
+  std::vector<Chunk> chunks_;
+  std::size_t head_ = 0;  // chunks before head_ were read
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace netqueue

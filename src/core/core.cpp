@@ -1,0 +1,229 @@
+#include "core/core.hpp"
+
+#include "core/options.hpp"
+#include "core/session.hpp"
+#include "netqueue/error.hpp"
+
+namespace netqueue::detail {
+namespace {
+
+Inbox::clock::time_point deadline_after(std::chrono::nanoseconds d) {
+  const auto now = Inbox::clock::now();
+  return d >= Inbox::clock::time_point::max() - now ? Inbox::clock::time_point::max() : now + d;
+}
+
+Options checked(Options options, Protocol protocol, Purpose purpose) {
+  validate(options, protocol, purpose);
+  return resolve(std::move(options));
+}
+
+}  // namespace
+
+Core::Core(Protocol protocol, Purpose purpose, Options options, TransportMaker maker)
+    : protocol_(protocol),
+      purpose_(purpose),
+      options_(checked(std::move(options), protocol, purpose)),
+      id_(*options_.id),
+      inbox_(options_.serialization.queue_size, options_.serialization.drop_oldest) {
+  if (purpose_ == Purpose::client) {
+    // The client's session exists before it connects: puts queue behind its hello.
+    client_ = std::make_shared<Session>(*this, nullptr);
+    client_->enqueue(Stream::borrow(id_.as_bytes()));
+    sessions_.insert(client_);
+  }
+  transport_ = maker ? maker(*this) : make_transport(protocol_, purpose_, options_, *this);
+  transport_->start();
+}
+
+Core::~Core() {
+  if (!closed_) close_for(purpose_ == Purpose::client ? options_.connection.connect_timeout : std::chrono::seconds(0));
+}
+
+// ---- Communicator API ----
+
+SendFuture Core::put(Stream data, std::span<const Id> peers) {
+  if (closing_.load(std::memory_order_acquire))
+    return SendFuture::failed(std::make_exception_ptr(ClosedError(id_, "communicator " + id_.str() + " is closed")));
+  if (purpose_ == Purpose::client) {
+    for (const Id& p : peers) {
+      const Id server = client_->peer();
+      if (client_->identified() && p != server)
+        return SendFuture::failed(std::make_exception_ptr(Error(
+            errc::invalid_option, "a client can only put to its server (" + server.str() + "), not to " + p.str())));
+    }
+    return SendFuture({client_->enqueue(std::move(data))});
+  }
+
+  std::vector<SendFuture::Target> targets;
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(mutex_);
+    if (peers.empty()) {
+      for (const auto& [id, s] : peers_) sessions.push_back(s);
+    }
+    for (const Id& p : peers) {
+      auto it = peers_.find(p);
+      if (it != peers_.end()) {
+        sessions.push_back(it->second);
+      } else {
+        auto error = std::make_exception_ptr(ClosedError(p, "peer " + p.str() + " is not connected"));
+        targets.push_back({std::make_shared<SendState>(error), 1});
+      }
+    }
+  }
+  if (sessions.empty() && targets.empty()) return SendFuture::ready_value();  // broadcast to nobody
+  // Serialized once: every peer gets a shallow copy of the same chunks.
+  for (std::size_t i = 0; i < sessions.size(); ++i)
+    targets.push_back(sessions[i]->enqueue(i + 1 == sessions.size() ? std::move(data) : data.copy()));
+  return SendFuture(std::move(targets));
+}
+
+std::optional<Message> Core::get_until(Inbox::clock::time_point deadline) {
+  auto entry = inbox_.pop(deadline);
+  if (!entry) return std::nullopt;
+  entry->from->consumed(entry->message.data.size());
+  return std::move(entry->message);
+}
+
+bool Core::close_for(std::chrono::nanoseconds deadline) {
+  std::lock_guard close_lock(close_mutex_);
+  if (closed_) return *closed_;
+  const auto until = deadline_after(deadline);
+  closing_.store(true, std::memory_order_release);
+
+  if (purpose_ == Purpose::client) {
+    client_->say_goodbye();  // behind everything queued
+  } else {
+    transport_->stop_accepting();
+  }
+  auto all_ended = [&] { return sessions_.empty(); };
+  bool graceful;
+  std::vector<std::shared_ptr<Session>> left;
+  {
+    std::unique_lock lock(mutex_);
+    graceful = changed_.wait_until(lock, until, all_ended);
+    left.assign(sessions_.begin(), sessions_.end());
+  }
+  for (auto& s : left) s->abort("closed before the peer finished (close deadline passed)");
+  transport_->stop();
+  // Whatever the transport did not end, ends here (its threads are joined).
+  for (auto& s : left) s->on_closed("communicator closed");
+  inbox_.close(std::make_exception_ptr(ClosedError(id_, "communicator " + id_.str() + " is closed")));
+  closed_ = graceful;
+  return graceful;
+}
+
+std::vector<Id> Core::peers() const {
+  std::lock_guard lock(mutex_);
+  std::vector<Id> out;
+  out.reserve(peers_.size());
+  for (const auto& [id, s] : peers_) out.push_back(id);
+  return out;
+}
+
+Statistics Core::statistics() const {
+  Statistics s;
+  s.bytes_in = bytes_in_.load(std::memory_order_relaxed);
+  s.bytes_out = bytes_out_.load(std::memory_order_relaxed);
+  s.messages_in = messages_in_.load(std::memory_order_relaxed);
+  s.messages_out = messages_out_.load(std::memory_order_relaxed);
+  s.dropped = dropped_.load(std::memory_order_relaxed);
+  s.truncated = truncated_.load(std::memory_order_relaxed);
+  s.queued = inbox_.size();
+  s.peers = peers().size();
+  return s;
+}
+
+// ---- Hub ----
+
+std::shared_ptr<Session> Core::attach(std::shared_ptr<Link> link) {
+  if (purpose_ == Purpose::client) {
+    if (client_->ended()) return nullptr;
+    client_->attach(std::move(link));
+    return client_;
+  }
+  std::lock_guard lock(mutex_);
+  if (closing_.load(std::memory_order_acquire)) return nullptr;
+  auto session = std::make_shared<Session>(*this, std::move(link));
+  sessions_.insert(session);
+  return session;
+}
+
+void Core::connect_failed(const std::string& reason) {
+  auto error = std::make_exception_ptr(Error(errc::connect_failed, reason));
+  log(LogLevel::error, reason);
+  inbox_.close(error);
+  client_->on_closed(reason, error);
+}
+
+void Core::log(LogLevel level, const std::string& text) {
+  try {
+    options_.log(level, text);
+  } catch (...) {
+    // A throwing log hook must not take the network thread down.
+  }
+}
+
+// ---- Session side ----
+
+bool Core::identify(const std::shared_ptr<Session>& session, const Id& peer, std::string& why) {
+  if (purpose_ == Purpose::server) {
+    std::lock_guard lock(mutex_);
+    if (peers_.contains(peer)) {
+      why = "hello names id " + peer.str() + ", which is already connected";
+      return false;
+    }
+    // Our hello goes first, before any put can reach this session.
+    session->enqueue(Stream::borrow(id_.as_bytes()));
+    peers_.emplace(peer, session);
+  } else {
+    std::lock_guard lock(mutex_);
+    peers_.emplace(peer, session);
+  }
+  if (options_.on_peer_joined) on_event(options_.on_peer_joined, peer);
+  return true;
+}
+
+void Core::deliver(const std::shared_ptr<Session>& session, std::vector<Message>& messages) {
+  std::vector<Inbox::Entry> entries;
+  entries.reserve(messages.size());
+  for (Message& m : messages) entries.push_back({std::move(m), session});
+  messages_in_.fetch_add(messages.size(), std::memory_order_relaxed);
+  messages.clear();
+  auto dropped = inbox_.push(std::move(entries));
+  if (dropped.empty()) return;
+  const auto total = dropped_.fetch_add(dropped.size(), std::memory_order_relaxed) + dropped.size();
+  for (auto& d : dropped) d.from->consumed(d.message.data.size());
+  log(LogLevel::warning, "serialization.queue_size (" + std::to_string(*options_.serialization.queue_size) +
+                             ") reached: dropped " + std::to_string(dropped.size()) + " message(s) from " +
+                             dropped.front().message.peer.str() + " (" + std::to_string(total) + " dropped in all)");
+}
+
+void Core::session_ended(const std::shared_ptr<Session>& session, const std::string& error) {
+  const bool identified = session->identified();
+  const Id peer = session->peer();
+  {
+    std::lock_guard lock(mutex_);
+    sessions_.erase(session);
+    auto it = peers_.find(peer);
+    if (identified && it != peers_.end() && it->second == session) peers_.erase(it);
+  }
+  changed_.notify_all();
+  if (identified && options_.on_peer_left) on_event(options_.on_peer_left, peer);
+  if (purpose_ == Purpose::client) {
+    inbox_.close(std::make_exception_ptr(ClosedError(
+        peer, "server " + peer.str() + (error.empty() ? " ended the session" : " is gone: " + error))));
+  } else if (!error.empty() && identified) {
+    log(LogLevel::info, "peer " + peer.str() + " left: " + error);
+  }
+}
+
+void Core::on_event(const PeerHook& hook, const Id& peer) {
+  try {
+    hook(peer);
+  } catch (const std::exception& e) {
+    log(LogLevel::error, std::string("peer event hook threw: ") + e.what());
+  }
+}
+
+}  // namespace netqueue::detail

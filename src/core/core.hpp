@@ -1,0 +1,89 @@
+// Core: the protocol-independent communicator. It owns the sessions, the
+// inbox, the statistics and the close protocol; a Transport moves the bytes.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/inbox.hpp"
+#include "core/transport.hpp"
+#include "netqueue/communicator.hpp"
+
+namespace netqueue::detail {
+
+class Session;
+
+class Core final : public Hub {
+ public:
+  using TransportMaker = std::function<std::unique_ptr<Transport>(Hub&)>;
+
+  // Validates the options, makes the transport (from the registry, or from
+  // `maker` for tests) and starts it.
+  Core(Protocol protocol, Purpose purpose, Options options, TransportMaker maker = {});
+  ~Core() override;
+
+  // ---- Communicator API ----
+  const Id& id() const noexcept { return id_; }
+  Protocol protocol() const noexcept { return protocol_; }
+  Purpose purpose() const noexcept { return purpose_; }
+  std::uint16_t port() const noexcept { return transport_->port(); }
+  SendFuture put(Stream data, std::span<const Id> peers);
+  std::optional<Message> get_until(Inbox::clock::time_point deadline);
+  bool close_for(std::chrono::nanoseconds deadline);
+  std::vector<Id> peers() const;
+  Statistics statistics() const;
+
+  // ---- Hub (transport side) ----
+  std::shared_ptr<Session> attach(std::shared_ptr<Link> link) override;
+  void connect_failed(const std::string& reason) override;
+  void log(LogLevel level, const std::string& text) override;
+
+  // ---- Session side ----
+  const Options& options() const noexcept { return options_; }
+  // The peer said hello; false (with `why`) when the id is taken.
+  bool identify(const std::shared_ptr<Session>& session, const Id& peer, std::string& why);
+  void deliver(const std::shared_ptr<Session>& session, std::vector<Message>& messages);
+  void session_ended(const std::shared_ptr<Session>& session, const std::string& error);
+  void count_received(std::uint64_t bytes) noexcept { bytes_in_.fetch_add(bytes, std::memory_order_relaxed); }
+  void count_sent(std::uint64_t bytes, std::uint64_t frames) noexcept {
+    bytes_out_.fetch_add(bytes, std::memory_order_relaxed);
+    messages_out_.fetch_add(frames, std::memory_order_relaxed);
+  }
+  void count_truncated() noexcept { truncated_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  void on_event(const PeerHook& hook, const Id& peer);
+
+  const Protocol protocol_;
+  const Purpose purpose_;
+  const Options options_;
+  const Id id_;
+  Inbox inbox_;
+
+  mutable std::mutex mutex_;  // sessions, peers, closing state
+  std::condition_variable changed_;
+  std::unordered_set<std::shared_ptr<Session>> sessions_;  // live, identified or not
+  std::unordered_map<Id, std::shared_ptr<Session>> peers_;  // identified
+  std::shared_ptr<Session> client_;                       // a client's one session
+  std::atomic<bool> closing_{false};
+
+  std::mutex close_mutex_;  // one close at a time
+  std::optional<bool> closed_;
+
+  std::atomic<std::uint64_t> bytes_in_{0}, bytes_out_{0}, messages_in_{0}, messages_out_{0};
+  std::atomic<std::uint64_t> dropped_{0}, truncated_{0};
+
+  std::unique_ptr<Transport> transport_;  // last: stopped before the rest goes
+};
+
+}  // namespace netqueue::detail

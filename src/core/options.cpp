@@ -1,0 +1,110 @@
+#include "core/options.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "netqueue/error.hpp"
+
+namespace netqueue {
+
+namespace {
+
+struct ProtocolName {
+  Protocol protocol;
+  std::string_view name;
+};
+constexpr ProtocolName protocol_names[] = {{Protocol::tcp, "tcp"}, {Protocol::mqtt, "mqtt"}, {Protocol::grpc, "grpc"}};
+
+}  // namespace
+
+Protocol parse_protocol(std::string_view name) {
+  for (const auto& p : protocol_names)
+    if (p.name == name) return p.protocol;
+  throw OptionError("protocol", "unknown protocol '" + std::string(name) + "' (valid: tcp, mqtt, grpc)");
+}
+
+Purpose parse_purpose(std::string_view name) {
+  if (name == "client") return Purpose::client;
+  if (name == "server") return Purpose::server;
+  throw OptionError("purpose", "unknown purpose '" + std::string(name) + "' (valid: client, server)");
+}
+
+std::string_view to_string(Protocol protocol) noexcept {
+  for (const auto& p : protocol_names)
+    if (p.protocol == protocol) return p.name;
+  return "?";
+}
+
+std::string_view to_string(Purpose purpose) noexcept { return purpose == Purpose::client ? "client" : "server"; }
+
+std::string_view to_string(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warning: return "warning";
+    case LogLevel::error: return "error";
+  }
+  return "?";
+}
+
+namespace detail {
+namespace {
+
+void require(bool ok, const char* option, const std::string& why) {
+  if (!ok) throw OptionError(option, why);
+}
+
+void require_readable(const std::optional<std::string>& path, const char* option) {
+  if (!path) return;
+  std::ifstream in(*path);
+  require(in.good(), option, "cannot read '" + *path + "'");
+}
+
+}  // namespace
+
+void validate(const Options& o, Protocol protocol, Purpose purpose) {
+  require(!o.netloc.host.empty(), "netloc.host", "empty host");
+  require(o.netloc.port <= 65535, "netloc.port", std::to_string(o.netloc.port) + " is out of range (0 to 65535)");
+  require(purpose == Purpose::server || o.netloc.port != 0, "netloc.port",
+          "a client needs the server's port (0 is only for servers)");
+  require(o.connection.connect_timeout.count() >= 0, "connection.connect_timeout", "negative timeout");
+  require(o.connection.max_size > 0, "connection.max_size", "must be at least 1 byte");
+  const auto merge = o.connection.effective_merge_size();
+  const auto efficient = o.connection.effective_efficient_size();
+  require(merge <= o.connection.max_size, "connection.merge_size",
+          std::to_string(merge) + " is larger than connection.max_size (" + std::to_string(o.connection.max_size) +
+              "): a merged batch is one piece");
+  require(efficient <= merge, "connection.efficient_size",
+          std::to_string(efficient) + " is larger than connection.merge_size (" + std::to_string(merge) +
+              "): messages to merge would not fit the merge buffer");
+  require(o.connection.receive_bound > 0, "connection.receive_bound", "must be at least 1 byte");
+  require(o.workers > 0, "workers", "at least one thread is needed");
+  require(o.serialization.message_size > 0, "serialization.message_size", "must be at least 1 byte");
+  require(!o.serialization.queue_size || *o.serialization.queue_size > 0, "serialization.queue_size",
+          "0 would drop every message (leave it unset for unlimited)");
+  if (o.security.active()) {
+    require(protocol != Protocol::tcp || tls_available(), "security", "this build has no TLS (NETQUEUE_WITH_TLS=OFF)");
+    if (purpose == Purpose::server) {
+      require(o.security.key.has_value(), "security.key", "a TLS server needs a private key file");
+      require(o.security.certificate.has_value(), "security.certificate",
+              "a TLS server needs a certificate chain file");
+    }
+    require_readable(o.security.key, "security.key");
+    require_readable(o.security.certificate, "security.certificate");
+  }
+}
+
+Options resolve(Options o) {
+  if (!o.id) o.id = Id::random();
+  if (!o.log) {
+    o.log = [](LogLevel level, std::string_view text) {
+      if (level < LogLevel::warning) return;
+      std::fprintf(stderr, "netqueue %s: %.*s\n", to_string(level).data(), static_cast<int>(text.size()), text.data());
+    };
+  }
+  return o;
+}
+
+}  // namespace detail
+}  // namespace netqueue

@@ -1,0 +1,114 @@
+#include "stream/batcher.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "stream/frame.hpp"
+
+namespace netqueue::detail {
+
+Batcher::Batcher(std::size_t max_size, std::size_t merge_size, std::size_t efficient_size)
+    : max_size_(max_size), merge_size_(merge_size), efficient_size_(efficient_size) {
+  buffers_.reserve(max_buffers);
+}
+
+void Batcher::push(Stream payload) {
+  Frame& f = frames_.emplace_back();
+  encode_frame_header(payload.size(), f.header.data());
+  pending_ += frame_header_size + payload.size();
+  f.payload = std::move(payload);
+}
+
+void Batcher::add(const std::byte* data, std::size_t size) {
+  if (size == 0) return;
+  buffers_.emplace_back(data, size);
+  batch_bytes_ += size;
+}
+
+void Batcher::add_merged(const std::byte* data, std::size_t size) {
+  std::byte* dst = merge_.get() + merge_used_;
+  if (size) std::memcpy(dst, data, size);
+  merge_used_ += size;
+  batch_bytes_ += size;
+  // Consecutive merged bytes form one buffer.
+  if (!buffers_.empty() && buffers_.back().data() + buffers_.back().size() == dst) {
+    buffers_.back() = Buffer(buffers_.back().data(), buffers_.back().size() + size);
+  } else if (size) {
+    buffers_.emplace_back(dst, size);
+  }
+}
+
+std::span<const Batcher::Buffer> Batcher::next() {
+  buffers_.clear();
+  batch_bytes_ = 0;
+  merge_used_ = 0;
+  if (frames_.empty()) return {};
+  if (!merge_ && merge_size_ > 0) merge_ = std::make_unique_for_overwrite<std::byte[]>(merge_size_);
+
+  for (Frame& f : frames_) {
+    std::size_t room = max_size_ - batch_bytes_;
+    if (room == 0 || buffers_.size() + 2 > max_buffers) break;
+    const std::size_t header_left = frame_header_size - f.header_sent;
+    const std::size_t whole = header_left + f.payload.size();
+
+    // Merge: a small frame is copied whole into the merge buffer.
+    if (f.header_sent == 0 && whole < efficient_size_ && whole <= room && merge_used_ + whole <= merge_size_) {
+      add_merged(f.header.data(), frame_header_size);
+      for (const Chunk& c : f.payload) add_merged(c.data(), c.size());
+      continue;
+    }
+    // Otherwise the header (merged when there is space) and the caller's chunks as they are.
+    const std::size_t h = std::min(header_left, room);
+    if (merge_used_ + h <= merge_size_) {
+      add_merged(f.header.data() + f.header_sent, h);
+    } else {
+      add(f.header.data() + f.header_sent, h);
+    }
+    room -= h;
+    for (const Chunk& c : f.payload) {
+      if (room == 0 || buffers_.size() == max_buffers) break;
+      const std::size_t take = std::min(c.size(), room);
+      add(c.data(), take);
+      room -= take;
+    }
+    // Split: stop at the first frame that did not fit whole.
+    if (batch_bytes_ < max_size_ && room > 0 && buffers_.size() < max_buffers) continue;
+    break;
+  }
+  return buffers_;
+}
+
+std::size_t Batcher::consume() {
+  std::size_t n = batch_bytes_;
+  std::size_t completed = 0;
+  pending_ -= n;
+  while (n > 0) {
+    Frame& f = frames_.front();
+    const std::size_t header_left = frame_header_size - f.header_sent;
+    if (n >= header_left + f.payload.size()) {
+      n -= header_left + f.payload.size();
+      frames_.pop_front();
+      ++completed;
+      continue;
+    }
+    const std::size_t h = std::min(n, header_left);
+    f.header_sent += h;
+    n -= h;
+    if (n > 0) {
+      f.payload.read(n);
+      n = 0;
+    }
+  }
+  buffers_.clear();
+  batch_bytes_ = 0;
+  return completed;
+}
+
+void Batcher::clear() noexcept {
+  frames_.clear();
+  buffers_.clear();
+  pending_ = 0;
+  batch_bytes_ = 0;
+}
+
+}  // namespace netqueue::detail

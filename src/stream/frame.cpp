@@ -1,0 +1,148 @@
+#include "stream/frame.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace netqueue::detail {
+namespace {
+
+std::shared_ptr<std::byte[]> allocate(std::size_t n) {
+  // Uninitialized on purpose: large allocations are mapped lazily, so pages
+  // are committed as bytes arrive, not on the word of a length header.
+  return std::make_shared_for_overwrite<std::byte[]>(n);
+}
+
+}  // namespace
+
+FrameDecoder::FrameDecoder(Limits limits) : limits_(limits) {
+  limits_.message_size = std::max<std::uint64_t>(limits_.message_size, 1);
+  limits_.large_frame = std::min(limits_.large_frame, limits_.arena_size / 4);
+}
+
+std::span<std::byte> FrameDecoder::buffer() {
+  if (large_) return {part_.get() + part_filled_, part_size_ - part_filled_};
+  // A frame header, or a small frame, must fit whole after begin_.
+  std::size_t need = frame_header_size;
+  if (end_ - begin_ >= frame_header_size) need += decode_frame_header(arena_.get() + begin_);
+  make_room(need);
+  return {arena_.get() + end_, limits_.arena_size - end_};
+}
+
+void FrameDecoder::make_room(std::size_t need) {
+  const std::size_t min_read = 4096;
+  if (arena_ && begin_ == end_ && arena_.use_count() == 1) begin_ = end_ = 0;  // reuse, nobody holds it
+  if (arena_ && limits_.arena_size - begin_ >= need && limits_.arena_size - end_ >= min_read) return;
+  // Move the unparsed tail (less than a small frame) to a fresh or reusable arena.
+  const std::size_t tail = end_ - begin_;
+  if (arena_ && arena_.use_count() == 1) {
+    std::memmove(arena_.get(), arena_.get() + begin_, tail);
+  } else {
+    auto fresh = allocate(limits_.arena_size);
+    if (tail) std::memcpy(fresh.get(), arena_.get() + begin_, tail);
+    arena_ = std::move(fresh);
+  }
+  begin_ = 0;
+  end_ = tail;
+}
+
+void FrameDecoder::commit(std::size_t n, std::vector<DecodedFrame>& out) {
+  if (large_) {
+    part_filled_ += n;
+    if (part_filled_ == part_size_) emit_part(out, false);
+  } else {
+    end_ += n;
+  }
+  if (!large_) parse_arena(out);
+}
+
+void FrameDecoder::parse_arena(std::vector<DecodedFrame>& out) {
+  while (true) {
+    if (large_) {
+      // Move what the arena holds of the large frame into its own buffer.
+      std::size_t take = std::min(end_ - begin_, part_size_ - part_filled_);
+      if (take) std::memcpy(part_.get() + part_filled_, arena_.get() + begin_, take);
+      begin_ += take;
+      part_filled_ += take;
+      if (part_filled_ < part_size_) return;
+      emit_part(out, false);
+      continue;
+    }
+    std::size_t avail = end_ - begin_;
+    if (avail < frame_header_size) return;
+    std::uint64_t length = decode_frame_header(arena_.get() + begin_);
+    if (length > limits_.message_size || length >= limits_.large_frame) {
+      begin_ += frame_header_size;
+      start_large(length);
+      continue;
+    }
+    if (avail - frame_header_size < length) return;
+    Chunk body = Chunk::adopt(arena_, {arena_.get() + begin_ + frame_header_size, static_cast<std::size_t>(length)});
+    out.push_back(DecodedFrame{Stream(std::move(body)), std::nullopt, false});
+    begin_ += frame_header_size + length;
+  }
+}
+
+void FrameDecoder::start_large(std::uint64_t length) {
+  large_ = true;
+  total_ = length;
+  done_ = 0;
+  new_part();
+}
+
+void FrameDecoder::new_part() {
+  part_size_ = static_cast<std::size_t>(std::min(total_ - done_, limits_.message_size));
+  part_filled_ = 0;
+  part_ = allocate(std::max<std::size_t>(part_size_, 1));
+}
+
+void FrameDecoder::emit_part(std::vector<DecodedFrame>& out, bool truncated) {
+  const bool parts = total_ > limits_.message_size;
+  DecodedFrame f{Stream(Chunk::adopt(part_, {part_.get(), part_filled_})), std::nullopt, truncated};
+  if (parts) f.part = Part{done_, total_, truncated || done_ + part_filled_ == total_};
+  out.push_back(std::move(f));
+  done_ += part_filled_;
+  part_.reset();
+  if (!truncated && done_ < total_) {
+    new_part();
+  } else {
+    large_ = false;
+  }
+}
+
+void FrameDecoder::feed(const Chunk& piece, std::vector<DecodedFrame>& out) {
+  std::size_t at = 0;
+  while (at < piece.size()) {
+    // Between frames, a whole small frame inside the piece is sliced as it is.
+    if (at_boundary() && piece.size() - at >= frame_header_size) {
+      std::uint64_t length = decode_frame_header(piece.data() + at);
+      if (length < limits_.large_frame && length <= limits_.message_size &&
+          piece.size() - at - frame_header_size >= length) {
+        out.push_back(DecodedFrame{Stream(piece.slice(at + frame_header_size, length)), std::nullopt, false});
+        at += frame_header_size + length;
+        continue;
+      }
+    }
+    std::span<std::byte> dst = buffer();
+    std::size_t n = std::min(dst.size(), piece.size() - at);
+    std::memcpy(dst.data(), piece.data() + at, n);
+    at += n;
+    commit(n, out);
+  }
+}
+
+bool FrameDecoder::finish(std::vector<DecodedFrame>& out) {
+  if (large_) {
+    if (total_ > limits_.message_size) {
+      emit_part(out, true);
+    } else {
+      large_ = false;
+      part_.reset();
+    }
+    return true;
+  }
+  const bool inside = end_ != begin_;
+  begin_ = end_ = 0;
+  return inside;
+}
+
+}  // namespace netqueue::detail

@@ -1,0 +1,82 @@
+// The wire frame: an unsigned 64-bit big-endian length, then that many bytes.
+// FrameDecoder cuts frames out of the bytes a transport receives, zero copy:
+// small frames are sliced out of a shared receive arena, large ones (and parts
+// of messages over message_size) are read straight into a buffer of their own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "netqueue/message.hpp"
+#include "netqueue/stream.hpp"
+
+namespace netqueue::detail {
+
+inline constexpr std::size_t frame_header_size = 8;
+
+inline void encode_frame_header(std::uint64_t length, std::byte* out) noexcept {
+  for (int i = 7; i >= 0; --i, length >>= 8) out[i] = static_cast<std::byte>(length & 0xff);
+}
+inline std::uint64_t decode_frame_header(const std::byte* in) noexcept {
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n = (n << 8) | static_cast<std::uint8_t>(in[i]);
+  return n;
+}
+
+// A frame cut out of the stream: a whole message, or one part of a message
+// larger than message_size (then `part` is set).
+struct DecodedFrame {
+  Stream data;
+  std::optional<Part> part;
+  bool truncated = false;
+};
+
+class FrameDecoder {
+ public:
+  struct Limits {
+    std::uint64_t message_size = std::uint64_t{1} << 30;
+    std::size_t arena_size = 256 * 1024;     // shared receive buffer for small frames
+    std::size_t large_frame = 32 * 1024;     // frames this large get a buffer of their own
+  };
+
+  explicit FrameDecoder(Limits limits);
+
+  // Where the transport writes received bytes next; never empty. Valid until
+  // the next call to commit() or feed().
+  std::span<std::byte> buffer();
+  // `n` bytes were written at the start of the last buffer(). Complete frames
+  // (and complete parts) are appended to `out`.
+  void commit(std::size_t n, std::vector<DecodedFrame>& out);
+  // A piece received in memory the transport already owns (MQTT, gRPC):
+  // frames lying whole inside it are sliced without copying.
+  void feed(const Chunk& piece, std::vector<DecodedFrame>& out);
+  // The byte stream ended. Returns true when it ended inside a frame; a
+  // message being delivered in parts then gets a last part marked truncated.
+  bool finish(std::vector<DecodedFrame>& out);
+  // True between frames (nothing of a frame received yet).
+  bool at_boundary() const noexcept { return !large_ && end_ == begin_; }
+
+ private:
+  void parse_arena(std::vector<DecodedFrame>& out);
+  void start_large(std::uint64_t length);
+  void new_part();
+  void emit_part(std::vector<DecodedFrame>& out, bool truncated);
+  void make_room(std::size_t need);
+
+  Limits limits_;
+  // The arena: bytes [begin_, end_) are received and not yet cut into frames.
+  std::shared_ptr<std::byte[]> arena_;
+  std::size_t begin_ = 0, end_ = 0;
+  // A large frame in progress: total length, bytes of it delivered in earlier
+  // parts, and the current part's buffer.
+  bool large_ = false;
+  std::uint64_t total_ = 0, done_ = 0;
+  std::shared_ptr<std::byte[]> part_;
+  std::size_t part_size_ = 0, part_filled_ = 0;
+};
+
+}  // namespace netqueue::detail

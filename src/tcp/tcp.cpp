@@ -1,0 +1,388 @@
+// TCP transport: moves pieces of bytes between sockets and sessions, nothing
+// more. One strand per connection; one read and one write in flight at most;
+// writes gather straight from the batch the session hands out.
+#include "tcp/tcp.hpp"
+
+#include <algorithm>
+#include <asio.hpp>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifdef NETQUEUE_WITH_TLS
+#include <asio/ssl.hpp>
+#endif
+
+#include "core/session.hpp"
+#include "netqueue/error.hpp"
+
+namespace netqueue::detail {
+namespace {
+
+using asio::ip::tcp;
+// Sockets are made on a strand of their own, so their executor is the strand.
+using Strand = asio::any_io_executor;
+#ifdef NETQUEUE_WITH_TLS
+using TlsSocket = asio::ssl::stream<tcp::socket>;
+#endif
+
+tcp::socket& lowest(tcp::socket& s) { return s; }
+#ifdef NETQUEUE_WITH_TLS
+tcp::socket& lowest(TlsSocket& s) { return s.next_layer(); }
+#endif
+
+std::string endpoint_text(const tcp::socket& s) {
+  asio::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "unknown peer";
+  return (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) + ":" +
+         std::to_string(ep.port());
+}
+
+// One connection: a socket (plain or TLS) driven on its strand for one session.
+template <class Socket>
+class Connection final : public Link, public std::enable_shared_from_this<Connection<Socket>> {
+ public:
+  Connection(Socket socket, Strand strand)
+      : socket_(std::move(socket)), strand_(std::move(strand)), remote_(endpoint_text(lowest(socket_))) {}
+
+  Socket& socket() { return socket_; }
+  const Strand& strand() const { return strand_; }
+
+  // Starts moving bytes for `session` (on the strand).
+  void start(std::shared_ptr<Session> session) {
+    asio::dispatch(strand_, [self = this->shared_from_this(), session = std::move(session)]() mutable {
+      self->session_ = std::move(session);
+      self->do_read();
+      self->do_write();
+    });
+  }
+
+  void wake_send() override {
+    asio::post(strand_, [self = this->shared_from_this()] {
+      if (!self->writing_ && !self->closing_ && self->session_) self->do_write();
+    });
+  }
+  void wake_receive() override {
+    asio::post(strand_, [self = this->shared_from_this()] {
+      if (!self->reading_ && !self->closing_ && self->session_) self->do_read();
+    });
+  }
+  void close(bool graceful) override {
+    asio::post(strand_, [self = this->shared_from_this(), graceful] { self->begin_close(graceful, {}); });
+  }
+  std::string remote() const override { return remote_; }
+
+ private:
+  void do_read() {
+    if (!session_->receiving()) return;  // paused: wake_receive resumes
+    reading_ = true;
+    auto buf = session_->receive_buffer();
+    socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
+                            asio::bind_executor(strand_, [self = this->shared_from_this()](asio::error_code ec,
+                                                                                         std::size_t n) {
+                              self->reading_ = false;
+                              if (n > 0 && !self->closing_) self->session_->on_received(n);
+                              if (ec) return self->on_error(ec);
+                              if (self->closing_) return self->finish();
+                              self->do_read();
+                            }));
+  }
+
+  void do_write() {
+    auto batch = session_->next_batch();
+    if (batch.empty()) return finish_if_closing();
+    buffers_.clear();
+    for (const auto& b : batch) buffers_.emplace_back(b.data(), b.size());
+    writing_ = true;
+    asio::async_write(socket_, buffers_,
+                      asio::bind_executor(strand_, [self = this->shared_from_this()](asio::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        if (ec) return self->on_error(ec);
+                        self->session_->on_sent();
+                        if (self->closing_) return self->finish();
+                        self->do_write();
+                      }));
+  }
+
+  void on_error(const asio::error_code& ec) {
+    if (closing_) return finish();  // whatever the error, we are closing already
+    const bool eof = ec == asio::error::eof || ec == asio::error::connection_reset ||
+                     ec == asio::error::broken_pipe;
+    begin_close(false, eof ? "the connection was closed by " + remote_ : "I/O error with " + remote_ + ": " + ec.message());
+  }
+
+  void finish_if_closing() {
+    if (closing_) finish();
+  }
+
+  void begin_close(bool graceful, const std::string& error) {
+    if (closing_) return;
+    closing_ = true;
+    error_ = error;
+    asio::error_code ignored;
+    if (graceful) lowest(socket_).shutdown(tcp::socket::shutdown_send, ignored);  // FIN after what was written
+    lowest(socket_).close(ignored);  // cancels the read (and a write still in flight)
+    finish();
+  }
+
+  // Reports the end once nothing is in flight: the session's buffers are free then.
+  void finish() {
+    if (!closing_ || reading_ || writing_ || !session_) return;
+    auto session = std::move(session_);
+    session->on_closed(error_);
+  }
+
+  Socket socket_;
+  Strand strand_;
+  std::string remote_;
+  std::shared_ptr<Session> session_;
+  std::vector<asio::const_buffer> buffers_;
+  bool reading_ = false, writing_ = false, closing_ = false;
+  std::string error_;
+};
+
+class TcpTransport final : public Transport {
+ public:
+  TcpTransport(Purpose purpose, const Options& options, Hub& hub)
+      : purpose_(purpose),
+        options_(options),
+        hub_(hub),
+        io_(static_cast<int>(options.workers)),
+        work_(asio::make_work_guard(io_)),
+        acceptor_(io_),
+        resolver_(io_),
+        retry_(io_),
+        port_(static_cast<std::uint16_t>(options.netloc.port)) {
+#ifdef NETQUEUE_WITH_TLS
+    if (options.security.active()) make_tls_context();
+#endif
+  }
+  ~TcpTransport() override { stop(); }
+
+  void start() override {
+    if (purpose_ == Purpose::server) {
+      listen();
+    } else {
+      connect_deadline_ = std::chrono::steady_clock::now() + options_.connection.connect_timeout;
+      asio::post(io_, [this] { connect(); });
+    }
+    for (unsigned i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+
+  std::uint16_t port() const override { return port_; }
+
+  void stop_accepting() override {
+    asio::post(io_, [this] {
+      stopping_ = true;
+      asio::error_code ignored;
+      acceptor_.close(ignored);
+      retry_.cancel();
+      resolver_.cancel();
+    });
+  }
+
+  void stop() override {
+    if (threads_.empty()) return;
+    stop_accepting();
+    {
+      std::lock_guard lock(links_mutex_);
+      for (auto& weak : links_)
+        if (auto link = weak.lock()) link->close(false);
+    }
+    work_.reset();
+    // Closing aborts everything, so the threads run out of work; don't wait forever on a stuck peer.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!io_.stopped() && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    io_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  // ---- server ----
+  void listen() {
+    try {
+      tcp::resolver resolver(io_);
+      auto results = resolver.resolve(options_.netloc.host, std::to_string(options_.netloc.port),
+                                      tcp::resolver::passive | tcp::resolver::numeric_service);
+      const tcp::endpoint ep = *results.begin();
+      acceptor_.open(ep.protocol());
+      acceptor_.set_option(tcp::acceptor::reuse_address(true));
+      acceptor_.bind(ep);
+      acceptor_.listen();
+      port_ = acceptor_.local_endpoint().port();
+    } catch (const std::system_error& e) {
+      throw Error(errc::transport, "cannot listen on " + options_.netloc.host + ":" +
+                                       std::to_string(options_.netloc.port) + ": " + e.code().message());
+    }
+    accept();
+  }
+
+  void accept() {
+    acceptor_.async_accept(asio::make_strand(io_), [this](asio::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || stopping_) return;
+      if (!ec) on_accepted(std::move(socket));
+      accept();
+    });
+  }
+
+  void on_accepted(tcp::socket socket) {
+    asio::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    Strand strand = socket.get_executor();
+#ifdef NETQUEUE_WITH_TLS
+    if (tls_) {
+      auto c = track(std::make_shared<Connection<TlsSocket>>(TlsSocket(std::move(socket), *tls_), strand));
+      c->socket().async_handshake(asio::ssl::stream_base::server,
+                                  asio::bind_executor(c->strand(), [this, c](asio::error_code ec) {
+                                    if (ec) {
+                                      hub_.log(LogLevel::error, "TLS handshake with " + c->remote() +
+                                                                    " failed: " + ec.message());
+                                      return;
+                                    }
+                                    open(c);
+                                  }));
+      return;
+    }
+#endif
+    open(track(std::make_shared<Connection<tcp::socket>>(std::move(socket), strand)));
+  }
+
+  // ---- client ----
+  void connect() {
+    if (stopping_) return;
+    resolver_.async_resolve(options_.netloc.host, std::to_string(options_.netloc.port),
+                            tcp::resolver::numeric_service, [this](asio::error_code ec, tcp::resolver::results_type r) {
+                              if (ec) return retry(ec.message());
+                              auto socket = std::make_shared<tcp::socket>(asio::make_strand(io_));
+                              asio::async_connect(*socket, r, [this, socket](asio::error_code ec, const tcp::endpoint&) {
+                                if (ec) return retry(ec.message());
+                                on_connected(std::move(*socket));
+                              });
+                            });
+  }
+
+  void retry(const std::string& why) {
+    if (stopping_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now + backoff_ > connect_deadline_) {
+      const auto secs = std::chrono::duration<double>(options_.connection.connect_timeout).count();
+      return hub_.connect_failed("could not connect to " + options_.netloc.host + ":" +
+                                 std::to_string(options_.netloc.port) + " within " + std::to_string(secs).substr(0, 5) +
+                                 " s: " + why);
+    }
+    retry_.expires_after(backoff_);
+    backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(500));
+    retry_.async_wait([this](asio::error_code ec) {
+      if (!ec) connect();
+    });
+  }
+
+  void on_connected(tcp::socket socket) {
+    asio::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    Strand strand = socket.get_executor();
+#ifdef NETQUEUE_WITH_TLS
+    if (tls_) {
+      auto c = track(std::make_shared<Connection<TlsSocket>>(TlsSocket(std::move(socket), *tls_), strand));
+      const std::string& host = options_.netloc.host;
+      asio::error_code not_ip;
+      asio::ip::make_address(host, not_ip);
+      if (not_ip) SSL_set_tlsext_host_name(c->socket().native_handle(), host.c_str());  // SNI for names only
+      c->socket().set_verify_mode(asio::ssl::verify_peer);
+      c->socket().set_verify_callback(asio::ssl::host_name_verification(host));
+      c->socket().async_handshake(asio::ssl::stream_base::client,
+                                  asio::bind_executor(c->strand(), [this, c](asio::error_code ec) {
+                                    if (ec)
+                                      return hub_.connect_failed("TLS handshake with " + c->remote() +
+                                                                 " failed: " + tls_reason(ec));
+                                    open(c);
+                                  }));
+      return;
+    }
+#endif
+    open(track(std::make_shared<Connection<tcp::socket>>(std::move(socket), strand)));
+  }
+
+  // ---- both ----
+  template <class Socket>
+  void open(const std::shared_ptr<Connection<Socket>>& c) {
+    auto session = hub_.attach(c);
+    if (!session) return c->close(false);  // the communicator is closing
+    c->start(std::move(session));
+  }
+
+  // Remembers a connection so that stop() can abort it.
+  template <class C>
+  std::shared_ptr<C> track(std::shared_ptr<C> c) {
+    std::lock_guard lock(links_mutex_);
+    std::erase_if(links_, [](const std::weak_ptr<Link>& w) { return w.expired(); });
+    links_.push_back(c);
+    return c;
+  }
+
+#ifdef NETQUEUE_WITH_TLS
+  static std::string tls_reason(const asio::error_code& ec) {
+    std::string reason = ec.message();
+    if (ec.category() == asio::error::get_ssl_category()) {
+      char buf[256];
+      ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof buf);
+      reason += " (" + std::string(buf) + ")";
+    }
+    return reason;
+  }
+
+  void make_tls_context() {
+    const auto& sec = options_.security;
+    const bool server = purpose_ == Purpose::server;
+    tls_.emplace(server ? asio::ssl::context::tls_server : asio::ssl::context::tls_client);
+    tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    const char* option = "security.certificate";
+    try {
+      if (server) {
+        tls_->use_certificate_chain_file(*sec.certificate);
+        option = "security.key";
+        tls_->use_private_key_file(*sec.key, asio::ssl::context::pem);
+      } else if (sec.certificate) {
+        tls_->load_verify_file(*sec.certificate);
+      } else {
+        tls_->set_default_verify_paths();
+      }
+    } catch (const std::system_error& e) {
+      throw OptionError(option, e.code().message());
+    }
+  }
+  std::optional<asio::ssl::context> tls_;
+#endif
+
+  const Purpose purpose_;
+  const Options& options_;
+  Hub& hub_;
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  tcp::acceptor acceptor_;
+  tcp::resolver resolver_;
+  asio::steady_timer retry_;
+  std::chrono::milliseconds backoff_{10};
+  std::chrono::steady_clock::time_point connect_deadline_;
+  std::atomic<bool> stopping_{false};
+  std::uint16_t port_ = 0;
+  std::vector<std::thread> threads_;
+  std::mutex links_mutex_;
+  std::vector<std::weak_ptr<Link>> links_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> make_tcp_transport(Purpose purpose, const Options& options, Hub& hub) {
+  return std::make_unique<TcpTransport>(purpose, options, hub);
+}
+
+}  // namespace netqueue::detail
