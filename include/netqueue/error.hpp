@@ -32,8 +32,13 @@ inline std::error_code make_error_code(errc e) noexcept {
 // Base of every exception netqueue throws (or stores in a future).
 class Error : public std::system_error {
  public:
-  Error(errc code, const std::string& what) : std::system_error(make_error_code(code), what) {}
+  Error(errc code, const std::string& what) : std::system_error(make_error_code(code), what), what_(what) {}
   errc value() const noexcept { return static_cast<errc>(code().value()); }
+  // The message alone (std::system_error would append the code's name).
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string what_;
 };
 
 // The peer (or this communicator) is closed or gone. `peer()` names it; it is

@@ -204,7 +204,7 @@ void Session::attach(std::shared_ptr<Link> link) {
   if (wake) link->wake_send();
 }
 
-void Session::fail(const std::string& reason) {
+void Session::fail(const std::string& reason, LogLevel level) {
   std::shared_ptr<Link> link;
   {
     std::lock_guard lock(mutex_);
@@ -213,11 +213,11 @@ void Session::fail(const std::string& reason) {
     failing_.store(true, std::memory_order_release);
     link = link_;
   }
-  core_.log(LogLevel::error, describe() + ": " + reason);
+  core_.log(level, describe() + ": " + reason);
   if (link) link->close(false);
 }
 
-void Session::abort(const std::string& reason) { fail(reason); }
+void Session::abort(const std::string& reason) { fail(reason, LogLevel::warning); }
 
 void Session::on_closed(const std::string& error, std::exception_ptr cause) {
   if (ended_.exchange(true, std::memory_order_acq_rel)) return;

@@ -68,7 +68,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void handle(std::vector<DecodedFrame>& frames);
   bool on_hello(const Stream& data);
-  void fail(const std::string& reason);
+  void fail(const std::string& reason, LogLevel level = LogLevel::error);
   void finish_if_done();
 
   Core& core_;

@@ -271,13 +271,14 @@ class TcpTransport final : public Transport {
   void retry(const std::string& why) {
     if (stopping_) return;
     const auto now = std::chrono::steady_clock::now();
-    if (now + backoff_ > connect_deadline_) {
+    if (now >= connect_deadline_) {
       const auto secs = std::chrono::duration<double>(options_.connection.connect_timeout).count();
       return hub_.connect_failed("could not connect to " + options_.netloc.host + ":" +
                                  std::to_string(options_.netloc.port) + " within " + std::to_string(secs).substr(0, 5) +
                                  " s: " + why);
     }
-    retry_.expires_after(backoff_);
+    // Back off (doubling up to half a second), but try once more at the deadline.
+    retry_.expires_after(std::min<std::chrono::steady_clock::duration>(backoff_, connect_deadline_ - now));
     backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(500));
     retry_.async_wait([this](asio::error_code ec) {
       if (!ec) connect();

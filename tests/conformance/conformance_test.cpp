@@ -1,0 +1,355 @@
+// The conformance suite: the same behaviour on every transport (TCP plain and
+// TLS now; MQTT and gRPC add rows to nqtest::conformance_cases()).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <future>
+#include <netqueue/netqueue.hpp>
+#include <random>
+#include <thread>
+
+#include "support/helpers.hpp"
+
+namespace {
+
+using namespace netqueue;
+using namespace nqtest;
+
+class Conformance : public testing::TestWithParam<TransportCase> {
+ protected:
+  std::unique_ptr<Communicator> server(Options o) {
+    return std::make_unique<Communicator>(GetParam().protocol, Purpose::server, std::move(o));
+  }
+  std::unique_ptr<Communicator> server() { return server(server_options(GetParam())); }
+  std::unique_ptr<Communicator> client(const Communicator& s, Options o) {
+    o.netloc.port = s.local_port();
+    return std::make_unique<Communicator>(GetParam().protocol, Purpose::client, std::move(o));
+  }
+  std::unique_ptr<Communicator> client(const Communicator& s) { return client(s, client_options(GetParam(), 0)); }
+
+  static Message get(Communicator& c, std::chrono::seconds timeout = 20s) {
+    auto m = c.get_for(timeout);
+    if (!m) throw std::runtime_error("no message within the timeout");
+    return std::move(*m);
+  }
+};
+
+TEST_P(Conformance, ClientAndServerExchangeHellosAndMessages) {
+  auto s = server();
+  std::promise<Id> joined;
+  Options co = client_options(GetParam(), 0);
+  auto c = client(*s, co);
+  c->put(text("ping")).get();
+  Message m = get(*s);
+  EXPECT_EQ(m.peer, c->id());
+  EXPECT_EQ(m.data.to_string(), "ping");
+  EXPECT_FALSE(m.part);
+  s->put(text("pong"), c->id()).get();
+  Message r = get(*c);
+  EXPECT_EQ(r.peer, s->id());
+  EXPECT_EQ(r.data.to_string(), "pong");
+  EXPECT_EQ(c->peers(), std::vector<Id>{s->id()});
+  EXPECT_EQ(s->peers(), std::vector<Id>{c->id()});
+  c->close();
+  EXPECT_TRUE(s->close_for(10s));
+}
+
+TEST_P(Conformance, PeerHooksReportJoiningAndLeaving) {
+  std::promise<Id> joined, left;
+  Options so = server_options(GetParam());
+  so.on_peer_joined = [&](const Id& id) { joined.set_value(id); };
+  so.on_peer_left = [&](const Id& id) { left.set_value(id); };
+  auto s = server(so);
+  auto c = client(*s);
+  c->put(text("x"));
+  ASSERT_EQ(joined.get_future().wait_for(20s), std::future_status::ready);
+  c->close();
+  auto f = left.get_future();
+  ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(f.get(), c->id());
+  EXPECT_TRUE(s->peers().empty());
+  s->close_for(5s);
+}
+
+TEST_P(Conformance, BroadcastReachesEveryClientAndTargetedPutsOnlyTheirPeer) {
+  auto s = server();
+  std::vector<std::unique_ptr<Communicator>> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(client(*s));
+    clients.back()->put(text("hi")).get();
+  }
+  for (int i = 0; i < 8; ++i) get(*s);
+  ASSERT_EQ(s->peers().size(), 8u);
+
+  const std::string all = "to everyone";
+  auto f = s->put(Stream::borrow(all));
+  f.get();
+  EXPECT_EQ(f.results().size(), 8u);
+  s->put(text("only you"), clients[3]->id()).get();
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(get(*clients[i]).data.to_string(), all);
+    auto extra = clients[i]->get_for(i == 3 ? 20s : 100ms);
+    if (i == 3) {
+      ASSERT_TRUE(extra);
+      EXPECT_EQ(extra->data.to_string(), "only you");
+    } else {
+      EXPECT_FALSE(extra) << "client " << i << " got a message meant for client 3";
+    }
+  }
+  for (auto& c : clients) c->close();
+  EXPECT_TRUE(s->close_for(10s));
+}
+
+TEST_P(Conformance, MixedSizesArriveByteForByteAndInOrder) {
+  auto s = server();
+  auto c = client(*s);
+  // 1,000 messages, sizes log-uniform from 0 B to 8 MiB, as views of one buffer.
+  const std::size_t max = 8 * MiB;
+  const auto source = pattern(max, 7);
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> exponent(0.0, std::log2(double(max)));
+  std::vector<std::size_t> sizes(1000);
+  for (auto& n : sizes) n = rng() % 50 == 0 ? 0 : std::min(max, std::size_t(std::exp2(exponent(rng))));
+
+  std::thread sender([&] {
+    SendFuture last;
+    for (std::size_t i = 0; i < sizes.size(); ++i)
+      last = c->put(Stream::borrow(std::span(source).subspan(i % 64, std::min(sizes[i], max - i % 64))));
+    last.get();
+  });
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    Message m = get(*s);
+    const auto expected = std::span(source).subspan(i % 64, std::min(sizes[i], max - i % 64));
+    ASSERT_EQ(m.data.size(), expected.size()) << "message " << i;
+    ASSERT_TRUE(m.data.to_bytes() == std::vector<std::byte>(expected.begin(), expected.end())) << "message " << i;
+  }
+  sender.join();
+  c->close();
+  EXPECT_TRUE(s->close_for(10s));
+}
+
+TEST_P(Conformance, ManyConcurrentClientsEachSendAndReceive) {
+  auto s = server();
+  constexpr int clients = 32, per_client = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  const std::uint16_t port = s->local_port();
+  for (int k = 0; k < clients; ++k) {
+    threads.emplace_back([&, k] {
+      try {
+        Communicator c(GetParam().protocol, Purpose::client, client_options(GetParam(), port));
+        for (int i = 0; i < per_client; ++i) c.put(Stream::adopt(std::to_string(k) + ":" + std::to_string(i)));
+        for (int i = 0; i < per_client; ++i) {
+          auto m = c.get_for(30s);
+          if (!m || m->data.to_string() != "echo " + std::to_string(k) + ":" + std::to_string(i)) ++failures;
+        }
+        c.close();
+      } catch (...) {
+        ++failures;
+      }
+    });
+  }
+  std::map<Id, int> next;  // FIFO per peer
+  for (int i = 0; i < clients * per_client; ++i) {
+    Message m = get(*s, 60s);
+    const std::string body = m.data.to_string();
+    const int seq = std::stoi(body.substr(body.find(':') + 1));
+    EXPECT_EQ(seq, next[m.peer]++) << "out of order from " << m.peer.str();
+    s->put(Stream::adopt("echo " + body), m.peer);
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_TRUE(s->close_for(20s));
+}
+
+TEST_P(Conformance, GetAfterCloseDrainsThenFailsWithClosedError) {
+  auto s = server();
+  auto c = client(*s);
+  c->put(text("a")).get();
+  c->put(text("b")).get();
+  while (s->statistics().queued < 2) std::this_thread::sleep_for(1ms);
+  c->close();
+  s->close();
+  EXPECT_EQ(get(*s).data.to_string(), "a");
+  EXPECT_EQ(get(*s).data.to_string(), "b");
+  EXPECT_THROW(s->get(), ClosedError);
+  EXPECT_THROW(s->try_get(), ClosedError);
+  EXPECT_THROW(c->get(), ClosedError);
+}
+
+TEST_P(Conformance, CloseIsIdempotentAndPutAfterCloseFails) {
+  auto s = server();
+  auto c = client(*s);
+  c->put(text("x")).get();
+  c->close();
+  c->close();
+  EXPECT_TRUE(c->close_for(1s));
+  auto f = c->put(text("late"));
+  EXPECT_THROW(f.get(), ClosedError);
+  s->close();
+  s->close();
+}
+
+TEST_P(Conformance, ServerCloseWithDeadlineCutsALingeringClient) {
+  auto s = server();
+  auto c = client(*s);
+  c->put(text("here")).get();
+  get(*s);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(s->close_for(300ms));  // the client never says goodbye
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  // The client sees its server gone: get fails, puts fail, nothing hangs.
+  EXPECT_THROW(
+      {
+        while (true) c->get_for(20s);
+      },
+      ClosedError);
+  EXPECT_THROW(c->put(text("x")).get(), ClosedError);
+  c->close_for(5s);
+}
+
+TEST_P(Conformance, ClientStartedBeforeTheServerConnectsWhenItComesUp) {
+  // Reserve a port, then free it for the server to take a moment later.
+  std::uint16_t port;
+  {
+    auto probe = server();
+    port = probe->local_port();
+    probe->close();
+  }
+  auto c = std::make_unique<Communicator>(GetParam().protocol, Purpose::client, client_options(GetParam(), port));
+  auto f = c->put(text("early"));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(f.ready());
+  Options so = server_options(GetParam());
+  so.netloc.port = port;
+  auto s = server(so);
+  EXPECT_EQ(get(*s).data.to_string(), "early");
+  EXPECT_NO_THROW(f.get());
+  c->close();
+  EXPECT_TRUE(s->close_for(10s));
+}
+
+TEST_P(Conformance, AClientThatCannotConnectFailsWithinItsTimeout) {
+  std::uint16_t port;
+  {
+    auto probe = server();
+    port = probe->local_port();
+    probe->close();
+  }
+  Options co = client_options(GetParam(), port);
+  co.connection.connect_timeout = 300ms;
+  auto c = std::make_unique<Communicator>(GetParam().protocol, Purpose::client, co);
+  auto f = c->put(text("never"));
+  ASSERT_TRUE(f.wait_for(20s));
+  try {
+    f.get();
+    FAIL() << "the put succeeded without a server";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::connect_failed);
+  }
+  EXPECT_THROW(c->get(), Error);
+}
+
+TEST_P(Conformance, FuturesFailWithTheClosedErrorWhenThePeerDies) {
+  auto s = server();
+  auto c = client(*s);
+  c->put(text("hi")).get();
+  Message m = get(*s);
+  // The client vanishes without a goodbye (as a killed process would).
+  c->close_for(0s);
+  c.reset();
+  for (int i = 0; i < 200 && !s->peers().empty(); ++i) std::this_thread::sleep_for(10ms);
+  auto f = s->put(text("anyone?"), m.peer);
+  try {
+    f.get();
+    FAIL() << "put to a dead peer succeeded";
+  } catch (const ClosedError& e) {
+    EXPECT_EQ(e.peer(), m.peer);
+  }
+  s->close_for(5s);
+}
+
+TEST_P(Conformance, MessagesOverMessageSizeArriveAsMarkedParts) {
+  Options so = server_options(GetParam());
+  so.serialization.message_size = 1000;
+  auto s = server(so);
+  auto c = client(*s);
+  const auto data = pattern(2500, 3);
+  c->put(Stream::borrow(data)).get();
+  std::vector<std::byte> joined;
+  for (std::uint64_t offset : {0, 1000, 2000}) {
+    Message m = get(*s);
+    ASSERT_TRUE(m.part);
+    EXPECT_EQ(m.part->offset, offset);
+    EXPECT_EQ(m.part->total, 2500u);
+    EXPECT_EQ(m.part->last, offset == 2000);
+    EXPECT_FALSE(m.truncated);
+    auto bytes = m.data.to_bytes();
+    joined.insert(joined.end(), bytes.begin(), bytes.end());
+  }
+  EXPECT_EQ(joined, data);
+  c->close();
+  s->close_for(5s);
+}
+
+TEST_P(Conformance, QueueSizeDropsAndCountsInsteadOfGrowing) {
+  Options so = server_options(GetParam());
+  so.serialization.queue_size = 4;
+  std::atomic<int> reports{0};
+  so.log = [&](LogLevel level, std::string_view t) {
+    if (level == LogLevel::warning && t.find("queue_size") != t.npos) ++reports;
+  };
+  auto s = server(so);
+  auto c = client(*s);
+  SendFuture last;
+  for (int i = 0; i < 20; ++i) last = c->put(Stream::adopt(std::to_string(i)));
+  last.get();
+  while (s->statistics().messages_in < 20) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(s->statistics().dropped, 16u);
+  EXPECT_GT(reports.load(), 0);
+  // The oldest were dropped: the newest four remain, in order.
+  for (int i = 16; i < 20; ++i) EXPECT_EQ(get(*s).data.to_string(), std::to_string(i));
+  c->close();
+  s->close_for(5s);
+}
+
+TEST_P(Conformance, InvalidOptionsAreRejectedAtConstruction) {
+  Options o = server_options(GetParam());
+  o.connection.max_size = 0;
+  try {
+    server(o);
+    FAIL();
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.option(), "connection.max_size");
+  }
+  Options p = server_options(GetParam());
+  p.netloc.port = 65536;
+  EXPECT_THROW(server(p), OptionError);
+  Options t = server_options(GetParam());
+  t.security.key = "/nonexistent/key.pem";
+  t.security.certificate = "/nonexistent/cert.pem";
+  EXPECT_THROW(server(t), OptionError);
+}
+
+TEST_P(Conformance, TypedQueuesCarryStringsAndArrays) {
+  auto s = server();
+  auto c = client(*s);
+  Queue<std::string> cs(*c), ss(*s);
+  cs.put(std::string("typed")).get();
+  auto item = ss.get_for(20s);
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->value, "typed");
+  Queue<std::vector<float>> cf(*c), sf(*s);
+  const std::vector<float> values{1.5f, -2.0f, 3.25f};
+  cf.put(values).get();  // sent from `values` itself, no copy
+  auto floats = sf.get_for(20s);
+  ASSERT_TRUE(floats);
+  EXPECT_EQ(floats->value, values);
+  c->close();
+  s->close_for(5s);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, Conformance, testing::ValuesIn(conformance_cases()), case_name);
+
+}  // namespace

@@ -1,0 +1,80 @@
+#include "support/helpers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <stdexcept>
+
+namespace nqtest {
+
+std::vector<TransportCase> conformance_cases() {
+  std::vector<TransportCase> cases{{"tcp", netqueue::Protocol::tcp, false}};
+#ifdef NETQUEUE_TEST_HAVE_TLS
+  cases.push_back({"tcp_tls", netqueue::Protocol::tcp, true});
+#endif
+  return cases;
+}
+
+std::string certs_dir() { return NETQUEUE_TEST_CERTS; }
+std::string wire_dir() { return NETQUEUE_TEST_WIRE; }
+
+netqueue::LogHook quiet_log() {
+  return [](netqueue::LogLevel level, std::string_view text) {
+    if (level >= netqueue::LogLevel::error) fprintf(stderr, "[netqueue] %.*s\n", int(text.size()), text.data());
+  };
+}
+
+netqueue::Options server_options(const TransportCase& c) {
+  netqueue::Options o;
+  o.netloc.host = "127.0.0.1";
+  o.netloc.port = 0;
+  o.log = quiet_log();
+  if (c.tls) {
+    o.security.key = certs_dir() + "/server.key";
+    o.security.certificate = certs_dir() + "/server.pem";
+  }
+  return o;
+}
+
+netqueue::Options client_options(const TransportCase& c, std::uint16_t port) {
+  netqueue::Options o;
+  o.netloc.host = "127.0.0.1";
+  o.netloc.port = port;
+  o.connection.connect_timeout = std::chrono::seconds(20);
+  o.log = quiet_log();
+  if (c.tls) o.security.certificate = certs_dir() + "/ca.pem";
+  return o;
+}
+
+std::vector<std::byte> pattern(std::size_t size, std::uint32_t seed) {
+  std::vector<std::byte> out(size);
+  std::uint64_t x = 0x9E3779B97F4A7C15ULL * (seed + 1);
+  for (std::size_t i = 0; i < size; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    out[i] = static_cast<std::byte>(x);
+  }
+  return out;
+}
+
+std::vector<std::byte> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> out(raw.size());
+  std::memcpy(out.data(), raw.data(), raw.size());
+  return out;
+}
+
+std::size_t rss_bytes() {
+  std::ifstream in("/proc/self/statm");
+  std::size_t pages_total = 0, pages_resident = 0;
+  in >> pages_total >> pages_resident;
+  return pages_resident * 4096;
+}
+
+}  // namespace nqtest
