@@ -14,7 +14,44 @@ std::shared_ptr<std::byte[]> allocate(std::size_t n) {
 
 }  // namespace
 
-FrameDecoder::FrameDecoder(Limits limits) : limits_(limits) {
+BufferPool::~BufferPool() {
+  for (const Free& f : free_) delete[] f.data;
+}
+
+std::shared_ptr<std::byte[]> BufferPool::get(std::size_t size) {
+  std::byte* data = nullptr;
+  std::size_t capacity = size;
+  {
+    std::lock_guard lock(mutex_);
+    // Reuse a buffer that fits without wasting more than half of it.
+    auto it = std::find_if(free_.begin(), free_.end(),
+                           [&](const Free& f) { return f.capacity >= size && f.capacity / 2 <= size; });
+    if (it != free_.end()) {
+      data = it->data;
+      capacity = it->capacity;
+      cached_ -= capacity;
+      free_.erase(it);
+    }
+  }
+  if (!data) data = new std::byte[capacity];  // uninitialized: pages are committed as bytes arrive
+  std::weak_ptr<BufferPool> pool = weak_from_this();
+  return std::shared_ptr<std::byte[]>(data, [pool, capacity](std::byte* p) {
+    if (auto live = pool.lock(); live && live->put(p, capacity)) return;
+    delete[] p;
+  });
+}
+
+bool BufferPool::put(std::byte* data, std::size_t capacity) {
+  if (capacity > max_buffer_) return false;
+  std::lock_guard lock(mutex_);
+  if (cached_ + capacity > max_cached_) return false;
+  free_.push_back({data, capacity});
+  cached_ += capacity;
+  return true;
+}
+
+FrameDecoder::FrameDecoder(Limits limits)
+    : limits_(limits), pool_(std::make_shared<BufferPool>(limits.pool_buffer, limits.pool_cached)) {
   limits_.message_size = std::max<std::uint64_t>(limits_.message_size, 1);
   limits_.large_frame = std::min(limits_.large_frame, limits_.arena_size / 4);
 }
@@ -92,7 +129,7 @@ void FrameDecoder::start_large(std::uint64_t length) {
 void FrameDecoder::new_part() {
   part_size_ = static_cast<std::size_t>(std::min(total_ - done_, limits_.message_size));
   part_filled_ = 0;
-  part_ = allocate(std::max<std::size_t>(part_size_, 1));
+  part_ = pool_->get(std::max<std::size_t>(part_size_, 1));
 }
 
 void FrameDecoder::emit_part(std::vector<DecodedFrame>& out, bool truncated) {

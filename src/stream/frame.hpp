@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <vector>
@@ -35,12 +36,38 @@ struct DecodedFrame {
   bool truncated = false;
 };
 
+// Large receive buffers, reused: a message buffer dropped by the application
+// comes back here, so the next large frame lands in pages that are already
+// mapped (and warm) instead of faulting fresh ones. Thread-safe: buffers are
+// released from whatever thread drops the last chunk.
+class BufferPool : public std::enable_shared_from_this<BufferPool> {
+ public:
+  BufferPool(std::size_t max_buffer, std::size_t max_cached) : max_buffer_(max_buffer), max_cached_(max_cached) {}
+  ~BufferPool();
+  // A buffer of at least `size` bytes (uninitialized).
+  std::shared_ptr<std::byte[]> get(std::size_t size);
+
+ private:
+  struct Free {
+    std::byte* data;
+    std::size_t capacity;
+  };
+  bool put(std::byte* data, std::size_t capacity);
+
+  const std::size_t max_buffer_, max_cached_;
+  std::mutex mutex_;
+  std::vector<Free> free_;
+  std::size_t cached_ = 0;
+};
+
 class FrameDecoder {
  public:
   struct Limits {
     std::uint64_t message_size = std::uint64_t{1} << 30;
     std::size_t arena_size = 256 * 1024;     // shared receive buffer for small frames
     std::size_t large_frame = 32 * 1024;     // frames this large get a buffer of their own
+    std::size_t pool_buffer = 8 * 1024 * 1024;   // largest buffer kept for reuse
+    std::size_t pool_cached = 8 * 1024 * 1024;   // bytes kept for reuse, at most
   };
 
   explicit FrameDecoder(Limits limits);
@@ -68,6 +95,7 @@ class FrameDecoder {
   void make_room(std::size_t need);
 
   Limits limits_;
+  std::shared_ptr<BufferPool> pool_;
   // The arena: bytes [begin_, end_) are received and not yet cut into frames.
   std::shared_ptr<std::byte[]> arena_;
   std::size_t begin_ = 0, end_ = 0;
