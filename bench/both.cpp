@@ -1,0 +1,163 @@
+#include "both.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "report.hpp"
+
+namespace iops {
+
+namespace {
+
+struct Child {
+  Purpose side;
+  pid_t pid = -1;
+  bool running = false;
+};
+
+// The child's command line: ours, with the side it plays (and where its
+// result goes, unless --json already says) put first, so that a `--` among
+// the user's arguments cannot turn them into positionals.
+// The port goes last: it overrides the user's (which may be 0).
+std::vector<std::string> child_arguments(int argc, char** argv, Purpose side, const std::string* temporary_json,
+                                         std::uint16_t port) {
+  std::vector<std::string> args{argv[0], "--child", std::string(to_string(side))};
+  if (temporary_json) args.insert(args.end(), {"--json", *temporary_json});
+  args.insert(args.end(), argv + 1, argv + argc);
+  args.push_back("--port=" + std::to_string(port));
+  return args;
+}
+
+// A port the kernel considers free now, for `--port 0`: both children must
+// agree on one before the server starts.
+std::uint16_t free_port(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), "0", &hints, &found) != 0 || !found)
+    throw std::runtime_error("cannot resolve --host " + host);
+  const int fd = socket(found->ai_family, SOCK_STREAM, 0);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  const bool ok = fd >= 0 && bind(fd, found->ai_addr, found->ai_addrlen) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0;
+  freeaddrinfo(found);
+  if (fd >= 0) close(fd);
+  if (!ok) throw std::system_error(errno, std::generic_category(), "looking for a free port");
+  return ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                           : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+}
+
+pid_t spawn(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (pid > 0) return pid;
+  // Die with the parent (stopped by `timeout`, Ctrl-C...): no orphan keeps the port.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(1);
+  execv("/proc/self/exe", argv.data());
+  const char message[] = "netqueue-iops: cannot run /proc/self/exe\n";
+  [[maybe_unused]] const auto written = write(STDERR_FILENO, message, sizeof message - 1);
+  _exit(127);
+}
+
+// True when the child ended well. Reports a death by signal (the child reports
+// its own errors), unless it was this process that stopped it.
+bool succeeded(const Child& child, int status, bool stopped_by_us) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status) == 0;
+  if (WIFSIGNALED(status) && !stopped_by_us) {
+    print_error(std::string(to_string(child.side)) + " died of signal " + std::to_string(WTERMSIG(status)) + " (" +
+                strsignal(WTERMSIG(status)) + ")");
+  }
+  return false;
+}
+
+// Waits for both children. When one fails the other is stopped: it could wait
+// forever (a server does not learn that its client gave up).
+bool wait_for(std::array<Child, 2>& children) {
+  bool all_good = true;
+  bool stopping = false;
+  for (int left = 2; left > 0;) {
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "waitpid");
+    }
+    for (Child& child : children) {
+      if (child.pid != pid) continue;
+      child.running = false;
+      --left;
+      if (succeeded(child, status, stopping)) continue;
+      all_good = false;
+      for (const Child& other : children) {
+        if (other.running) kill(other.pid, SIGTERM);
+      }
+      stopping = true;
+    }
+  }
+  return all_good;
+}
+
+}  // namespace
+
+int run_both(const Config& config, int argc, char** argv) {
+  namespace fs = std::filesystem;
+  // Without --json the children still report through files, in a directory of our own.
+  std::string temporary_dir;
+  if (!config.json_path) {
+    std::string pattern = (fs::temp_directory_path() / "netqueue-iops.XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
+    temporary_dir = pattern;
+  }
+  const std::string temporary_json = temporary_dir + "/result.json";
+  const std::string json_path = config.json_path ? *config.json_path : temporary_json;
+  const std::string* extra_json = config.json_path ? nullptr : &temporary_json;
+
+  // The server first; the client retries connecting until it is up.
+  const std::uint16_t port = config.port != 0 ? static_cast<std::uint16_t>(config.port) : free_port(config.host);
+  std::array<Child, 2> children{Child{Purpose::server}, Child{Purpose::client}};
+  for (Child& child : children) {
+    child.pid = spawn(child_arguments(argc, argv, child.side, extra_json, port));
+    child.running = true;
+  }
+  const bool ok = wait_for(children);
+
+  Json merged = document(config);
+  for (const Child& child : children) {
+    const std::string path = side_result_path(json_path, child.side);
+    if (ok) {
+      const std::string side(to_string(child.side));
+      merged[side] = read_json(path).at(side);
+      std::cout << side << ":\n" << format_report(result_from_json(merged[side]));
+    }
+    fs::remove(path);
+  }
+  std::cout << std::flush;
+  if (ok && config.json_path) write_json(*config.json_path, merged);
+  if (!temporary_dir.empty()) fs::remove_all(temporary_dir);
+  return ok ? 0 : 1;
+}
+
+}  // namespace iops

@@ -1,0 +1,42 @@
+#include "config.hpp"
+
+#include <algorithm>
+
+namespace iops {
+
+std::string_view to_string(Purpose purpose) noexcept {
+  switch (purpose) {
+    case Purpose::server:
+      return "server";
+    case Purpose::client:
+      return "client";
+    case Purpose::both:
+      return "both";
+  }
+  return "?";
+}
+
+std::string_view to_string(Mode mode) noexcept { return mode == Mode::sync ? "sync" : "async"; }
+
+netqueue::Options make_options(const Config& config, netqueue::Purpose side) {
+  netqueue::Options options;
+  options.netloc.host = config.host;
+  options.netloc.port = config.port;
+  options.workers = config.workers;
+
+  options.connection.max_size = config.split_size;
+  if (config.merge_size) options.connection.merge_size = *config.merge_size;
+  if (config.efficient_size) options.connection.efficient_size = *config.efficient_size;
+
+  // Every message must arrive whole: it is checked as one, and a message in
+  // parts would count as several operations.
+  const std::uint64_t largest = std::uint64_t{1} << config.mix.max_size;
+  options.serialization.message_size = std::max(options.serialization.message_size, largest);
+
+  options.security.enabled = config.secure;
+  options.security.certificate = config.cert;  // the server's chain, or the client's trust chain
+  if (side == netqueue::Purpose::server) options.security.key = config.key;
+  return options;
+}
+
+}  // namespace iops
