@@ -22,10 +22,14 @@ class Core;
 }
 
 struct Statistics {
+  // Data messages only (hello and goodbye are not counted), payload bytes.
   std::uint64_t bytes_in = 0;       // payload bytes of messages received
   std::uint64_t bytes_out = 0;      // payload bytes of messages handed over
-  std::uint64_t messages_in = 0;
-  std::uint64_t messages_out = 0;
+  std::uint64_t messages_in = 0;    // messages received (parts count one each)
+  std::uint64_t messages_out = 0;   // messages handed over
+  // The framed byte stream as the transport moved it (headers, hello, goodbye).
+  std::uint64_t stream_bytes_in = 0;
+  std::uint64_t stream_bytes_out = 0;
   std::uint64_t queued = 0;         // received messages waiting for get()
   std::uint64_t dropped = 0;        // received messages dropped by queue_size
   std::uint64_t truncated = 0;      // messages cut short by a session's end
@@ -72,6 +76,10 @@ class Communicator {
   Message get();
   // As get(), but nullopt when nothing arrived within `timeout`.
   std::optional<Message> get_for(std::chrono::nanoseconds timeout);
+  template <class Rep, class Period>
+  std::optional<Message> get_for(std::chrono::duration<Rep, Period> timeout) {
+    return get_for(detail::saturate(timeout));
+  }
   // As get(), without waiting.
   std::optional<Message> try_get();
 
@@ -84,6 +92,10 @@ class Communicator {
   // As close(), but gives up waiting after `deadline`: remaining sessions are
   // cut and their pending futures fail. True when everything ended gracefully.
   bool close_for(std::chrono::nanoseconds deadline);
+  template <class Rep, class Period>
+  bool close_for(std::chrono::duration<Rep, Period> deadline) {
+    return close_for(detail::saturate(deadline));
+  }
 
   // The peers connected now (a client: its server, once it said hello).
   std::vector<Id> peers() const;

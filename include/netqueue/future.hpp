@@ -23,7 +23,19 @@ namespace netqueue {
 
 namespace detail {
 class SendState;
+
+// A timeout in any unit as nanoseconds, saturating instead of overflowing
+// (seconds::max() means "forever", not a negative number).
+template <class Rep, class Period>
+constexpr std::chrono::nanoseconds saturate(std::chrono::duration<Rep, Period> d) noexcept {
+  using ns = std::chrono::nanoseconds;
+  if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(std::chrono::duration<long double, std::nano>(
+               static_cast<long double>(ns::max().count()))))
+    return ns::max();
+  if (d <= d.zero()) return ns::zero();
+  return std::chrono::duration_cast<ns>(d);
 }
+}  // namespace detail
 
 class SendFuture {
  public:
@@ -52,7 +64,7 @@ class SendFuture {
   bool wait_for(std::chrono::nanoseconds timeout) const;
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    return wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    return wait_for(detail::saturate(timeout));
   }
   // Waits, then returns or throws the failure (when several peers failed, a
   // ClosedError naming the first, with every failed peer in its message).

@@ -78,15 +78,21 @@ class Chunk {
 class Stream {
  public:
   Stream() noexcept = default;
-  explicit Stream(Chunk chunk) { write(std::move(chunk)); }
-  Stream(Stream&&) noexcept = default;
-  Stream& operator=(Stream&&) noexcept = default;
+  explicit Stream(Chunk chunk) noexcept : one_(std::move(chunk)), bytes_(one_.size()), mode_(Mode::one) {}
+  Stream(Stream&& other) noexcept { take(other); }
+  Stream& operator=(Stream&& other) noexcept {
+    if (this != &other) {
+      clear();
+      take(other);
+    }
+    return *this;
+  }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
   // One-chunk streams; the same ownership rules as the Chunk factories.
-  static Stream borrow(std::span<const std::byte> bytes) { return Stream(Chunk::borrow(bytes)); }
-  static Stream borrow(std::string_view text) { return Stream(Chunk::borrow(text)); }
+  static Stream borrow(std::span<const std::byte> bytes) noexcept { return Stream(Chunk::borrow(bytes)); }
+  static Stream borrow(std::string_view text) noexcept { return Stream(Chunk::borrow(text)); }
   template <class Container>
     requires(!std::is_lvalue_reference_v<Container>)
   static Stream adopt(Container&& container) {
@@ -95,9 +101,9 @@ class Stream {
   static Stream copy_of(std::span<const std::byte> bytes) { return Stream(Chunk::copy_of(bytes)); }
   static Stream copy_of(std::string_view text) { return Stream(Chunk::copy_of(text)); }
 
-  std::size_t chunks() const noexcept { return chunks_.size() - head_; }
+  std::size_t chunks() const noexcept { return static_cast<std::size_t>(end() - begin()); }
   std::size_t size() const noexcept { return bytes_; }  // bytes
-  bool empty() const noexcept { return bytes_ == 0 && chunks() == 0; }
+  bool empty() const noexcept { return bytes_ == 0 && mode_ == Mode::none; }
 
   // First chunk, removed (read) or not (peek). Throw std::out_of_range when empty.
   Chunk read();
@@ -134,16 +140,24 @@ class Stream {
   void copy_to(std::span<std::byte> out) const;
   // The single chunk's bytes when the stream is one chunk (no copy), else empty.
   std::span<const std::byte> contiguous() const noexcept {
-    return chunks() == 1 ? chunks_[head_].bytes() : std::span<const std::byte>{};
+    return chunks() == 1 ? begin()->bytes() : std::span<const std::byte>{};
   }
 
-  auto begin() const noexcept { return chunks_.begin() + static_cast<std::ptrdiff_t>(head_); }
-  auto end() const noexcept { return chunks_.end(); }
+  const Chunk* begin() const noexcept { return mode_ == Mode::one ? &one_ : many_.data() + head_; }
+  const Chunk* end() const noexcept { return mode_ == Mode::one ? &one_ + 1 : many_.data() + many_.size(); }
 
  private:
-  std::vector<Chunk> chunks_;
-  std::size_t head_ = 0;  // chunks before head_ were read
+  // A stream of one chunk (the common case: one message, one buffer) keeps it
+  // inline, so making and passing one allocates nothing.
+  enum class Mode : unsigned char { none, one, many };
+  Chunk* first() noexcept { return const_cast<Chunk*>(begin()); }
+  void take(Stream& other) noexcept;
+
+  Chunk one_;                // Mode::one
+  std::vector<Chunk> many_;  // Mode::many: chunks from head_ on
+  std::size_t head_ = 0;
   std::size_t bytes_ = 0;
+  Mode mode_ = Mode::none;
 };
 
 }  // namespace netqueue

@@ -129,6 +129,8 @@ Statistics Core::statistics() const {
   s.messages_out = messages_out_.load(std::memory_order_relaxed);
   s.dropped = dropped_.load(std::memory_order_relaxed);
   s.truncated = truncated_.load(std::memory_order_relaxed);
+  s.stream_bytes_in = stream_in_.load(std::memory_order_relaxed);
+  s.stream_bytes_out = stream_out_.load(std::memory_order_relaxed);
   s.queued = inbox_.size();
   s.peers = peers().size();
   return s;

@@ -54,10 +54,12 @@ class Core final : public Hub {
   bool identify(const std::shared_ptr<Session>& session, const Id& peer, std::string& why);
   void deliver(const std::shared_ptr<Session>& session, std::vector<Message>& messages);
   void session_ended(const std::shared_ptr<Session>& session, const std::string& error);
+  void count_stream_in(std::uint64_t bytes) noexcept { stream_in_.fetch_add(bytes, std::memory_order_relaxed); }
   void count_received(std::uint64_t bytes) noexcept { bytes_in_.fetch_add(bytes, std::memory_order_relaxed); }
-  void count_sent(std::uint64_t bytes, std::uint64_t frames) noexcept {
-    bytes_out_.fetch_add(bytes, std::memory_order_relaxed);
-    messages_out_.fetch_add(frames, std::memory_order_relaxed);
+  void count_sent(std::uint64_t stream_bytes, std::uint64_t payload, std::uint64_t messages) noexcept {
+    stream_out_.fetch_add(stream_bytes, std::memory_order_relaxed);
+    bytes_out_.fetch_add(payload, std::memory_order_relaxed);
+    messages_out_.fetch_add(messages, std::memory_order_relaxed);
   }
   void count_truncated() noexcept { truncated_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -81,7 +83,7 @@ class Core final : public Hub {
   std::optional<bool> closed_;
 
   std::atomic<std::uint64_t> bytes_in_{0}, bytes_out_{0}, messages_in_{0}, messages_out_{0};
-  std::atomic<std::uint64_t> dropped_{0}, truncated_{0};
+  std::atomic<std::uint64_t> dropped_{0}, truncated_{0}, stream_in_{0}, stream_out_{0};
 
   std::unique_ptr<Transport> transport_;  // last: stopped before the rest goes
 };

@@ -25,8 +25,9 @@ class SendState {
 
   // io thread: `n` more bytes were handed to the transport.
   void advance(std::uint64_t n) {
-    sent_.fetch_add(n, std::memory_order_release);
-    if (waiters_.load(std::memory_order_acquire) > 0) {
+    // seq_cst pairs with wait_until: either it sees the new count, or we see its waiter.
+    sent_.fetch_add(n, std::memory_order_seq_cst);
+    if (waiters_.load(std::memory_order_seq_cst) > 0) {
       std::lock_guard lock(mutex_);
       cv_.notify_all();
     }
@@ -52,7 +53,7 @@ class SendState {
     return peer_;
   }
 
-  std::uint64_t sent() const noexcept { return sent_.load(std::memory_order_acquire); }
+  std::uint64_t sent() const noexcept { return sent_.load(std::memory_order_seq_cst); }
 
   // True when the bytes up to `end` are settled; `error` is set when they failed.
   bool settled(std::uint64_t end, std::exception_ptr* error) const {
@@ -68,7 +69,7 @@ class SendState {
   bool wait_until(std::uint64_t end, std::chrono::steady_clock::time_point deadline) const {
     if (settled(end, nullptr)) return true;
     std::unique_lock lock(mutex_);
-    waiters_.fetch_add(1, std::memory_order_acq_rel);
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
     bool ok = cv_.wait_until(lock, deadline, [&] { return sent() >= end || failed_.load(std::memory_order_acquire); });
     waiters_.fetch_sub(1, std::memory_order_acq_rel);
     return ok;

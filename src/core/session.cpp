@@ -35,13 +35,13 @@ Session::Session(Core& core, std::shared_ptr<Link> link)
 // ---- receive side ----
 
 void Session::on_received(std::size_t n) {
-  core_.count_received(n);
+  core_.count_stream_in(n);
   decoder_.commit(n, frames_);
   handle(frames_);
 }
 
 void Session::on_piece(const Chunk& piece) {
-  core_.count_received(piece.size());
+  core_.count_stream_in(piece.size());
   decoder_.feed(piece, frames_);
   handle(frames_);
 }
@@ -70,6 +70,7 @@ void Session::handle(std::vector<DecodedFrame>& frames) {
       break;
     }
     if (f.truncated) core_.count_truncated();
+    core_.count_received(f.data.size());
     unconsumed_.fetch_add(static_cast<std::int64_t>(f.data.size()), std::memory_order_relaxed);
     deliveries_.push_back(Message{peer_, std::move(f.data), f.part, f.truncated});
   }
@@ -124,8 +125,9 @@ SendFuture::Target Session::enqueue(Stream data) {
   {
     std::lock_guard lock(mutex_);
     if (send_closed_) {
-      const std::string why = ended() ? "is disconnected" : "is closing (goodbye sent)";
-      auto error = std::make_exception_ptr(ClosedError(peer_, "peer " + peer_.str() + " " + why));
+      auto error = end_cause_ ? end_cause_
+                              : std::make_exception_ptr(ClosedError(peer_, "peer " + peer_.str() +
+                                                                               " is closing (goodbye sent)"));
       return {std::make_shared<SendState>(error), 1};
     }
     queued_ += frame_header_size + data.size();
@@ -173,9 +175,25 @@ std::span<const Batcher::Buffer> Session::next_batch() {
 
 void Session::on_sent() {
   const std::size_t n = batcher_.batch_bytes();
-  const std::size_t frames = batcher_.consume();
+  auto done = batcher_.consume();
   state_->advance(n);
-  core_.count_sent(n, frames);
+  // Statistics count data messages: our hello (always the first frame) and
+  // goodbye (always the last) are not.
+  if (done.frames > 0 && !hello_counted_) {
+    hello_counted_ = true;
+    --done.frames;
+    done.payload -= Id::size;
+  }
+  std::optional<std::uint64_t> goodbye;
+  {
+    std::lock_guard lock(mutex_);
+    goodbye = goodbye_end_;
+  }
+  if (goodbye && state_->sent() >= *goodbye && done.frames > 0) {
+    --done.frames;
+    done.payload -= Id::size;
+  }
+  core_.count_sent(n, done.payload, done.frames);
   finish_if_done();
 }
 
@@ -246,6 +264,10 @@ void Session::on_closed(const std::string& error, std::exception_ptr cause) {
     const Id peer = this->peer();
     cause = std::make_exception_ptr(ClosedError(
         peer, "peer " + peer.str() + " is disconnected" + (reason.empty() ? std::string() : ": " + reason)));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    end_cause_ = cause;  // what later puts fail with
   }
   state_->fail(cause);
   core_.session_ended(shared_from_this(), reason);

@@ -79,6 +79,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<DecodedFrame> frames_;
   std::vector<Message> deliveries_;
   bool peer_said_goodbye_ = false;
+  bool hello_counted_ = false;  // send side (strand)
   std::atomic<std::int64_t> unconsumed_{0};
   std::atomic<bool> paused_{false};
 
@@ -92,6 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool send_closed_ = false;          // goodbye queued or session over: puts fail
   std::string failure_;               // why the session is being ended
   std::atomic<bool> failing_{false};  // failure_ is set
+  std::exception_ptr end_cause_;      // why the session ended
   Batcher batcher_;
   std::vector<Stream> taken_;         // strand: swapped with incoming_
   std::shared_ptr<SendState> state_;

@@ -16,6 +16,7 @@ void Batcher::push(Stream payload) {
   Frame& f = frames_.emplace_back();
   encode_frame_header(payload.size(), f.header.data());
   pending_ += frame_header_size + payload.size();
+  f.size = payload.size();
   f.payload = std::move(payload);
 }
 
@@ -78,17 +79,18 @@ std::span<const Batcher::Buffer> Batcher::next() {
   return buffers_;
 }
 
-std::size_t Batcher::consume() {
+Batcher::Completed Batcher::consume() {
   std::size_t n = batch_bytes_;
-  std::size_t completed = 0;
+  Completed completed;
   pending_ -= n;
   while (n > 0) {
     Frame& f = frames_.front();
     const std::size_t header_left = frame_header_size - f.header_sent;
     if (n >= header_left + f.payload.size()) {
       n -= header_left + f.payload.size();
+      ++completed.frames;
+      completed.payload += f.size;
       frames_.pop_front();
-      ++completed;
       continue;
     }
     const std::size_t h = std::min(n, header_left);

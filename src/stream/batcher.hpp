@@ -34,8 +34,12 @@ class Batcher {
   // pending. Calling it again without consume() rebuilds the same batch.
   std::span<const Buffer> next();
   std::size_t batch_bytes() const noexcept { return batch_bytes_; }
-  // The last batch went out whole. Returns how many frames it completed.
-  std::size_t consume();
+  struct Completed {
+    std::size_t frames = 0;         // frames whose last byte was in the batch
+    std::uint64_t payload = 0;      // their payload bytes
+  };
+  // The last batch went out whole.
+  Completed consume();
   // Drops everything (the connection is gone).
   void clear() noexcept;
 
@@ -45,6 +49,7 @@ class Batcher {
   struct Frame {
     std::array<std::byte, 8> header;
     std::size_t header_sent = 0;
+    std::uint64_t size = 0;  // payload bytes, as pushed
     Stream payload;
   };
   void add(const std::byte* data, std::size_t size);

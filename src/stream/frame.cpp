@@ -159,8 +159,17 @@ void FrameDecoder::feed(const Chunk& piece, std::vector<DecodedFrame>& out) {
         continue;
       }
     }
+    // Inside a frame: copy only what completes it (or its header), so that
+    // the frames after it can be sliced again.
     std::span<std::byte> dst = buffer();
     std::size_t n = std::min(dst.size(), piece.size() - at);
+    if (!large_) {
+      const std::size_t have = end_ - begin_;
+      const std::size_t need = have < frame_header_size
+                                   ? frame_header_size - have
+                                   : frame_header_size + decode_frame_header(arena_.get() + begin_) - have;
+      n = std::min(n, need);
+    }
     std::memcpy(dst.data(), piece.data() + at, n);
     at += n;
     commit(n, out);

@@ -15,52 +15,90 @@ Chunk Chunk::slice(std::size_t offset, std::size_t count) const {
   return Chunk(owner_, {data_ + offset, std::min(count, size_ - offset)});
 }
 
+void Stream::take(Stream& other) noexcept {
+  one_ = std::move(other.one_);
+  many_ = std::move(other.many_);
+  head_ = other.head_;
+  bytes_ = other.bytes_;
+  mode_ = other.mode_;
+  other.clear();
+}
+
 Chunk Stream::read() {
   if (chunks() == 0) throw std::out_of_range("Stream::read: stream is empty");
-  Chunk c = std::move(chunks_[head_++]);
+  Chunk c = std::move(*first());
   bytes_ -= c.size();
-  if (head_ == chunks_.size()) {
-    chunks_.clear();
-    head_ = 0;
-  }
+  if (mode_ == Mode::one || ++head_ == many_.size()) clear();
   return c;
 }
 
 const Chunk& Stream::peek() const {
   if (chunks() == 0) throw std::out_of_range("Stream::peek: stream is empty");
-  return chunks_[head_];
+  return *begin();
 }
 
 void Stream::unread(Chunk chunk) {
   bytes_ += chunk.size();
-  if (head_ > 0) {
-    chunks_[--head_] = std::move(chunk);
-  } else {
-    chunks_.insert(chunks_.begin(), std::move(chunk));
+  switch (mode_) {
+    case Mode::none:
+      one_ = std::move(chunk);
+      mode_ = Mode::one;
+      break;
+    case Mode::one:
+      many_.clear();
+      many_.push_back(std::move(chunk));
+      many_.push_back(std::move(one_));
+      one_ = Chunk();
+      head_ = 0;
+      mode_ = Mode::many;
+      break;
+    case Mode::many:
+      if (head_ > 0) {
+        many_[--head_] = std::move(chunk);
+      } else {
+        many_.insert(many_.begin(), std::move(chunk));
+      }
+      break;
   }
 }
 
 void Stream::write(Chunk chunk) {
   bytes_ += chunk.size();
-  chunks_.push_back(std::move(chunk));
+  switch (mode_) {
+    case Mode::none:
+      one_ = std::move(chunk);
+      mode_ = Mode::one;
+      break;
+    case Mode::one:
+      many_.clear();
+      many_.push_back(std::move(one_));
+      one_ = Chunk();
+      head_ = 0;
+      mode_ = Mode::many;
+      [[fallthrough]];
+    case Mode::many:
+      many_.push_back(std::move(chunk));
+      break;
+  }
 }
 
 Chunk Stream::unwrite() {
   if (chunks() == 0) throw std::out_of_range("Stream::unwrite: stream is empty");
-  Chunk c = std::move(chunks_.back());
-  chunks_.pop_back();
+  if (mode_ == Mode::one) return read();
+  Chunk c = std::move(many_.back());
+  many_.pop_back();
   bytes_ -= c.size();
-  if (head_ == chunks_.size()) clear();
+  if (head_ == many_.size()) clear();
   return c;
 }
 
 std::vector<Chunk> Stream::read_all() {
   std::vector<Chunk> out;
-  if (head_ == 0) {
-    out = std::move(chunks_);
+  if (mode_ == Mode::many && head_ == 0) {
+    out = std::move(many_);
   } else {
-    out.assign(std::make_move_iterator(chunks_.begin() + static_cast<std::ptrdiff_t>(head_)),
-               std::make_move_iterator(chunks_.end()));
+    out.reserve(chunks());
+    for (Chunk* c = first(); c != end(); ++c) out.push_back(std::move(*c));
   }
   clear();
   return out;
@@ -69,18 +107,19 @@ std::vector<Chunk> Stream::read_all() {
 void Stream::append(Stream&& other) {
   if (chunks() == 0) {
     *this = std::move(other);
-    other.clear();
-  } else {
-    for (Chunk& c : other.read_all()) write(std::move(c));
+    return;
   }
+  for (Chunk* c = other.first(); c != other.end(); ++c) write(std::move(*c));
+  other.clear();
 }
 
 Stream Stream::read(std::size_t n) {
-  if (n > bytes_) throw std::out_of_range("Stream::read: " + std::to_string(n) + " bytes asked, " +
-                                          std::to_string(bytes_) + " in the stream");
+  if (n > bytes_)
+    throw std::out_of_range("Stream::read: " + std::to_string(n) + " bytes asked, " + std::to_string(bytes_) +
+                            " in the stream");
   Stream out;
   while (n > 0) {
-    Chunk& front = chunks_[head_];
+    Chunk& front = *first();
     if (front.size() <= n) {
       n -= front.size();
       out.write(read());
@@ -95,21 +134,28 @@ Stream Stream::read(std::size_t n) {
 }
 
 void Stream::clear() noexcept {
-  chunks_.clear();
+  one_ = Chunk();
+  many_.clear();
   head_ = 0;
   bytes_ = 0;
+  mode_ = Mode::none;
 }
 
 Stream Stream::copy() const {
   Stream out;
-  out.chunks_.assign(begin(), end());
+  if (mode_ == Mode::one) {
+    out.one_ = one_;
+  } else {
+    out.many_.assign(begin(), end());
+  }
+  out.mode_ = out.many_.empty() && mode_ == Mode::many ? Mode::none : mode_;
   out.bytes_ = bytes_;
   return out;
 }
 
 void Stream::keep_alive(const std::shared_ptr<const void>& owner) {
-  for (auto it = chunks_.begin() + static_cast<std::ptrdiff_t>(head_); it != chunks_.end(); ++it)
-    if (!it->owned()) *it = Chunk::adopt(owner, it->bytes());
+  for (Chunk* c = first(); c != end(); ++c)
+    if (!c->owned()) *c = Chunk::adopt(owner, c->bytes());
 }
 
 void Stream::copy_to(std::span<std::byte> out) const {

@@ -52,6 +52,11 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
 
   Socket& socket() { return socket_; }
   const Strand& strand() const { return strand_; }
+  // Closes the socket before a session exists (a handshake that takes too long). On the strand.
+  void abort_socket() {
+    asio::error_code ignored;
+    lowest(socket_).close(ignored);
+  }
 
   // Starts moving bytes for `session` (on the strand).
   void start(std::shared_ptr<Session> session) {
@@ -239,15 +244,12 @@ class TcpTransport final : public Transport {
 #ifdef NETQUEUE_WITH_TLS
     if (tls_) {
       auto c = track(std::make_shared<Connection<TlsSocket>>(TlsSocket(std::move(socket), *tls_), strand));
-      c->socket().async_handshake(asio::ssl::stream_base::server,
-                                  asio::bind_executor(c->strand(), [this, c](asio::error_code ec) {
-                                    if (ec) {
-                                      hub_.log(LogLevel::error, "TLS handshake with " + c->remote() +
-                                                                    " failed: " + ec.message());
-                                      return;
-                                    }
-                                    open(c);
-                                  }));
+      const auto deadline = std::chrono::steady_clock::now() + options_.connection.connect_timeout;
+      handshake(c, asio::ssl::stream_base::server, deadline, [this, c](asio::error_code ec, bool late) {
+        if (!ec) return open(c);
+        hub_.log(LogLevel::error, "TLS handshake with " + c->remote() +
+                                      (late ? " did not complete within connection.connect_timeout" : " failed: " + tls_reason(ec)));
+      });
       return;
     }
 #endif
@@ -298,13 +300,11 @@ class TcpTransport final : public Transport {
       if (not_ip) SSL_set_tlsext_host_name(c->socket().native_handle(), host.c_str());  // SNI for names only
       c->socket().set_verify_mode(asio::ssl::verify_peer);
       c->socket().set_verify_callback(asio::ssl::host_name_verification(host));
-      c->socket().async_handshake(asio::ssl::stream_base::client,
-                                  asio::bind_executor(c->strand(), [this, c](asio::error_code ec) {
-                                    if (ec)
-                                      return hub_.connect_failed("TLS handshake with " + c->remote() +
-                                                                 " failed: " + tls_reason(ec));
-                                    open(c);
-                                  }));
+      handshake(c, asio::ssl::stream_base::client, connect_deadline_, [this, c](asio::error_code ec, bool late) {
+        if (!ec) return open(c);
+        hub_.connect_failed("TLS handshake with " + c->remote() +
+                            (late ? " did not complete within connection.connect_timeout" : " failed: " + tls_reason(ec)));
+      });
       return;
     }
 #endif
@@ -329,6 +329,22 @@ class TcpTransport final : public Transport {
   }
 
 #ifdef NETQUEUE_WITH_TLS
+  // The TLS handshake, bounded by `deadline`: a silent peer must not hold a
+  // connection (or a client's connect) forever. `done(ec, late)` runs on the strand.
+  template <class Done>
+  void handshake(const std::shared_ptr<Connection<TlsSocket>>& c, asio::ssl::stream_base::handshake_type type,
+                 std::chrono::steady_clock::time_point deadline, Done done) {
+    auto timer = std::make_shared<asio::steady_timer>(c->strand(), deadline);
+    timer->async_wait([c](asio::error_code ec) {
+      if (!ec) c->abort_socket();
+    });
+    c->socket().async_handshake(type, asio::bind_executor(c->strand(), [timer, done](asio::error_code ec) {
+                                  const bool late = ec && timer->expiry() <= std::chrono::steady_clock::now();
+                                  timer->cancel();
+                                  done(ec, late);
+                                }));
+  }
+
   static std::string tls_reason(const asio::error_code& ec) {
     std::string reason = ec.message();
     if (ec.category() == asio::error::get_ssl_category()) {
