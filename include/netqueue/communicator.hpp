@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "netqueue/future.hpp"
@@ -104,5 +105,11 @@ class Communicator {
  private:
   std::unique_ptr<detail::Core> core_;
 };
+
+// The factory by names chosen at run time: make_communicator("tcp", "server").
+// Unknown names throw OptionError listing the valid ones.
+inline Communicator make_communicator(std::string_view protocol, std::string_view purpose, Options options = {}) {
+  return Communicator(parse_protocol(protocol), parse_purpose(purpose), std::move(options));
+}
 
 }  // namespace netqueue

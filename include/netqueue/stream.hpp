@@ -152,6 +152,7 @@ class Stream {
   enum class Mode : unsigned char { none, one, many };
   Chunk* first() noexcept { return const_cast<Chunk*>(begin()); }
   void take(Stream& other) noexcept;
+  void insert(Chunk chunk, bool front);
 
   Chunk one_;                // Mode::one
   std::vector<Chunk> many_;  // Mode::many: chunks from head_ on

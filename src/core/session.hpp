@@ -36,6 +36,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // ---- transport side: one strand at a time ----
   std::span<std::byte> receive_buffer() { return decoder_.buffer(); }
+  // Bytes certainly coming (the rest of the current frame): a transport may
+  // wait for that many before waking up (0: anything is worth a wake-up).
+  std::size_t receive_expected() const noexcept { return decoder_.expected(); }
   void on_received(std::size_t n);
   void on_piece(const Chunk& piece);
   // Whether the transport should receive more now. False while the receive

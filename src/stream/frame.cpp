@@ -176,6 +176,13 @@ void FrameDecoder::feed(const Chunk& piece, std::vector<DecodedFrame>& out) {
   }
 }
 
+std::size_t FrameDecoder::expected() const noexcept {
+  if (large_) return part_size_ - part_filled_;
+  const std::size_t have = end_ - begin_;
+  if (have < frame_header_size) return 0;
+  return frame_header_size + decode_frame_header(arena_.get() + begin_) - have;
+}
+
 bool FrameDecoder::finish(std::vector<DecodedFrame>& out) {
   if (large_) {
     if (total_ > limits_.message_size) {

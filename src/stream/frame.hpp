@@ -84,6 +84,9 @@ class FrameDecoder {
   // The byte stream ended. Returns true when it ended inside a frame; a
   // message being delivered in parts then gets a last part marked truncated.
   bool finish(std::vector<DecodedFrame>& out);
+  // Bytes known to be on their way: the rest of the frame (part) being
+  // received; 0 when nothing is known (between frames, header incomplete).
+  std::size_t expected() const noexcept;
   // True between frames (nothing of a frame received yet).
   bool at_boundary() const noexcept { return !large_ && end_ == begin_; }
 

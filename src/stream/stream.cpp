@@ -37,50 +37,32 @@ const Chunk& Stream::peek() const {
   return *begin();
 }
 
-void Stream::unread(Chunk chunk) {
+// Adds a chunk at the front or the back; a second chunk moves the first out of line.
+void Stream::insert(Chunk chunk, bool front) {
   bytes_ += chunk.size();
-  switch (mode_) {
-    case Mode::none:
-      one_ = std::move(chunk);
-      mode_ = Mode::one;
-      break;
-    case Mode::one:
-      many_.clear();
-      many_.push_back(std::move(chunk));
-      many_.push_back(std::move(one_));
-      one_ = Chunk();
-      head_ = 0;
-      mode_ = Mode::many;
-      break;
-    case Mode::many:
-      if (head_ > 0) {
-        many_[--head_] = std::move(chunk);
-      } else {
-        many_.insert(many_.begin(), std::move(chunk));
-      }
-      break;
+  if (mode_ == Mode::none) {
+    one_ = std::move(chunk);
+    mode_ = Mode::one;
+    return;
+  }
+  if (mode_ == Mode::one) {
+    many_.clear();
+    many_.push_back(std::move(one_));
+    one_ = Chunk();
+    head_ = 0;
+    mode_ = Mode::many;
+  }
+  if (!front) {
+    many_.push_back(std::move(chunk));
+  } else if (head_ > 0) {
+    many_[--head_] = std::move(chunk);
+  } else {
+    many_.insert(many_.begin(), std::move(chunk));
   }
 }
 
-void Stream::write(Chunk chunk) {
-  bytes_ += chunk.size();
-  switch (mode_) {
-    case Mode::none:
-      one_ = std::move(chunk);
-      mode_ = Mode::one;
-      break;
-    case Mode::one:
-      many_.clear();
-      many_.push_back(std::move(one_));
-      one_ = Chunk();
-      head_ = 0;
-      mode_ = Mode::many;
-      [[fallthrough]];
-    case Mode::many:
-      many_.push_back(std::move(chunk));
-      break;
-  }
-}
+void Stream::unread(Chunk chunk) { insert(std::move(chunk), true); }
+void Stream::write(Chunk chunk) { insert(std::move(chunk), false); }
 
 Chunk Stream::unwrite() {
   if (chunks() == 0) throw std::out_of_range("Stream::unwrite: stream is empty");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <gtest/gtest.h>
 #include <netqueue/netqueue.hpp>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ struct TransportCase {
   netqueue::Protocol protocol;
   bool tls = false;
 };
+inline void PrintTo(const TransportCase& c, std::ostream* os) { *os << c.name; }
 std::vector<TransportCase> conformance_cases();
 inline std::string case_name(const testing::TestParamInfo<TransportCase>& info) { return info.param.name; }
 

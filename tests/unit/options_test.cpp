@@ -15,6 +15,7 @@
 
 #include "netqueue/communicator.hpp"
 #include "netqueue/error.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 
@@ -299,3 +300,16 @@ TEST(CommunicatorOptions, TheConstructorRejectsInvalidOptions) {
 }
 
 }  // namespace
+
+TEST(MakeCommunicator, BuildsFromRunTimeNamesAndRejectsUnknownOnes) {
+  netqueue::Options o;
+  o.netloc.port = 0;
+  o.log = nqtest::quiet_log();
+  netqueue::Communicator server = netqueue::make_communicator("tcp", "server", o);
+  EXPECT_EQ(server.protocol(), netqueue::Protocol::tcp);
+  EXPECT_EQ(server.purpose(), netqueue::Purpose::server);
+  EXPECT_NE(server.local_port(), 0);
+  server.close();
+  EXPECT_THROW(netqueue::make_communicator("udp", "server", o), netqueue::OptionError);
+  EXPECT_THROW(netqueue::make_communicator("tcp", "both", o), netqueue::OptionError);
+}
