@@ -46,7 +46,7 @@ struct Options {
     std::optional<std::size_t> efficient_size;
     // Bytes received from one peer and not yet taken by get(): past it the
     // transport stops reading from that peer (flow control does the rest).
-    std::size_t receive_bound = 8 * MiB;
+    std::size_t receive_bound = 4 * MiB;
 
     std::size_t effective_merge_size() const noexcept { return merge_size.value_or(max_size); }
     std::size_t effective_efficient_size() const noexcept { return efficient_size.value_or(max_size / 64); }
