@@ -46,9 +46,14 @@ std::string endpoint_text(const tcp::socket& s) {
 // One connection: a socket (plain or TLS) driven on its strand for one session.
 template <class Socket>
 class Connection final : public Link, public std::enable_shared_from_this<Connection<Socket>> {
+  static constexpr bool plain = std::is_same_v<Socket, tcp::socket>;
+
  public:
   Connection(Socket socket, Strand strand)
-      : socket_(std::move(socket)), strand_(std::move(strand)), remote_(endpoint_text(lowest(socket_))) {}
+      : socket_(std::move(socket)), strand_(std::move(strand)), remote_(endpoint_text(lowest(socket_))) {
+    asio::error_code ignored;
+    if constexpr (plain) socket_.non_blocking(true, ignored);  // write_now() needs would_block
+  }
 
   Socket& socket() { return socket_; }
   const Strand& strand() const { return strand_; }
@@ -100,19 +105,66 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   }
 
   void do_write() {
-    auto batch = session_->next_batch();
-    if (batch.empty()) return finish_if_closing();
-    buffers_.clear();
-    for (const auto& b : batch) buffers_.emplace_back(b.data(), b.size());
-    writing_ = true;
-    asio::async_write(socket_, buffers_,
-                      asio::bind_executor(strand_, [self = this->shared_from_this()](asio::error_code ec, std::size_t) {
-                        self->writing_ = false;
-                        if (ec) return self->on_error(ec);
-                        self->session_->on_sent();
-                        if (self->closing_) return self->finish();
-                        self->do_write();
-                      }));
+    // Batches that go out at once are sent in this loop; a few at most, so
+    // that a busy sender does not keep the strand from its reads.
+    for (int round = 0; round < 16; ++round) {
+      auto batch = session_->next_batch();
+      if (batch.empty()) return finish_if_closing();
+      buffers_.clear();
+      for (const auto& b : batch) buffers_.emplace_back(b.data(), b.size());
+      writing_ = true;
+      if constexpr (!plain) {
+        return asio::async_write(socket_, buffers_,
+                                 asio::bind_executor(strand_, [self = this->shared_from_this()](asio::error_code ec,
+                                                                                              std::size_t) {
+                                   self->wrote(ec);
+                                 }));
+      } else if (!write_now()) {
+        return;  // the rest goes when the socket has room (wrote() follows)
+      }
+      writing_ = false;
+      session_->on_sent();
+      if (closing_) return finish();
+    }
+    wake_send();
+  }
+
+  // A batch went out (or failed); then the next one.
+  void wrote(const asio::error_code& ec) {
+    writing_ = false;
+    if (ec) return on_error(ec);
+    session_->on_sent();
+    if (closing_) return finish();
+    do_write();
+  }
+
+  // Plain TCP: writes what fits now. When the socket is full, it waits until
+  // the kernel has room again (POLLOUT: a third of the send buffer) instead of
+  // retrying at once, so a large batch leaves in a few large writes rather
+  // than in many small ones. True when the whole batch went out now.
+  bool write_now() {
+    while (!buffers_.empty()) {
+      asio::error_code ec;
+      std::size_t n = socket_.write_some(buffers_, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        socket_.async_wait(tcp::socket::wait_write,
+                           asio::bind_executor(strand_, [self = this->shared_from_this()](asio::error_code ec) {
+                             if (ec) return self->wrote(ec);
+                             if (self->write_now()) self->wrote({});
+                           }));
+        return false;
+      }
+      if (ec) {
+        wrote(ec);
+        return false;
+      }
+      // Drop what went out from the front of the gather list.
+      auto it = buffers_.begin();
+      for (; it != buffers_.end() && n >= it->size(); ++it) n -= it->size();
+      buffers_.erase(buffers_.begin(), it);
+      if (!buffers_.empty()) buffers_.front() += n;
+    }
+    return true;
   }
 
   // Inside a large frame, wake up only once a good share of it is there:
