@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "netqueue/id.hpp"
@@ -53,7 +54,9 @@ class SendFuture {
   // A future that is already done: resolved, or failed with `error`.
   static SendFuture ready_value() noexcept;
   static SendFuture failed(std::exception_ptr error) noexcept;
-  // Library side: a future over one or more peers' send states.
+  // Library side: a future over one peer's send state (no allocation), or
+  // over several.
+  explicit SendFuture(Target target) noexcept;
   explicit SendFuture(std::vector<Target> targets) noexcept;
 
   bool valid() const noexcept { return valid_; }
@@ -73,7 +76,13 @@ class SendFuture {
   std::vector<PeerResult> results() const;
 
  private:
-  std::vector<Target> targets_;
+  // The targets: `one_` when there is a single one (the common case), else `many_`.
+  std::span<const Target> targets() const noexcept {
+    return one_.state ? std::span<const Target>(&one_, 1) : std::span<const Target>(many_);
+  }
+
+  Target one_;
+  std::vector<Target> many_;
   std::exception_ptr error_;  // for futures failed before any target existed
   bool valid_ = false;
 };

@@ -51,9 +51,17 @@ SendFuture Core::put(Stream data, std::span<const Id> peers) {
         return SendFuture::failed(std::make_exception_ptr(Error(
             errc::invalid_option, "a client can only put to its server (" + server.str() + "), not to " + p.str())));
     }
-    return SendFuture({client_->enqueue(std::move(data))});
+    return SendFuture(client_->enqueue(std::move(data)));
   }
 
+  if (peers.size() == 1) {  // to one peer: no list to build
+    std::shared_ptr<Session> session;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = peers_.find(peers[0]); it != peers_.end()) session = it->second;
+    }
+    if (session) return SendFuture(session->enqueue(std::move(data)));
+  }
   std::vector<SendFuture::Target> targets;
   std::vector<std::shared_ptr<Session>> sessions;
   {

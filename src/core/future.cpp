@@ -47,11 +47,12 @@ SendFuture SendFuture::failed(std::exception_ptr error) noexcept {
   return f;
 }
 
-SendFuture::SendFuture(std::vector<Target> targets) noexcept : targets_(std::move(targets)), valid_(true) {}
+SendFuture::SendFuture(Target target) noexcept : one_(std::move(target)), valid_(true) {}
+SendFuture::SendFuture(std::vector<Target> targets) noexcept : many_(std::move(targets)), valid_(true) {}
 
 bool SendFuture::ready() const {
   if (!valid_) throw std::future_error(std::future_errc::no_state);
-  for (const Target& t : targets_)
+  for (const Target& t : targets())
     if (!t.state->settled(t.end, nullptr)) return false;
   return true;
 }
@@ -59,7 +60,7 @@ bool SendFuture::ready() const {
 bool SendFuture::wait_for(std::chrono::nanoseconds timeout) const {
   if (!valid_) throw std::future_error(std::future_errc::no_state);
   const auto deadline = timeout >= std::chrono::hours(24 * 365) ? forever : clock::now() + timeout;
-  for (const Target& t : targets_)
+  for (const Target& t : targets())
     if (!t.state->wait_until(t.end, deadline)) return false;
   return true;
 }
@@ -70,7 +71,7 @@ std::vector<SendFuture::PeerResult> SendFuture::results() const {
   wait();
   std::vector<PeerResult> out;
   if (error_) out.push_back({peer_of(error_), error_});
-  for (const Target& t : targets_) {
+  for (const Target& t : targets()) {
     std::exception_ptr error;
     t.state->settled(t.end, &error);
     out.push_back({error ? peer_of(error) : t.state->peer(), error});
@@ -84,7 +85,7 @@ void SendFuture::get() const {
   std::exception_ptr first;
   std::string peers;
   std::size_t failures = 0;
-  for (const Target& t : targets_) {
+  for (const Target& t : targets()) {
     std::exception_ptr error;
     t.state->settled(t.end, &error);
     if (!error) continue;

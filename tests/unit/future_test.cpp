@@ -40,7 +40,7 @@ std::shared_ptr<SendState> state_for(const Id& peer) {
 
 TEST(SendFuture, ResolvesExactlyWhenTheSentBytesReachItsEnd) {
   auto state = state_for(Id::random());
-  SendFuture f({{state, 100}});
+  SendFuture f(SendFuture::Target{state, 100});
   EXPECT_TRUE(f.valid());
   EXPECT_FALSE(f.ready());
   state->advance(60);
@@ -58,7 +58,7 @@ TEST(SendFuture, ResolvesExactlyWhenTheSentBytesReachItsEnd) {
 
 TEST(SendFuture, OneStateResolvesEveryPutWhoseBytesWentOut) {
   auto state = state_for(Id::random());
-  SendFuture first({{state, 10}}), second({{state, 20}}), third({{state, 30}});
+  SendFuture first(SendFuture::Target{state, 10}), second(SendFuture::Target{state, 20}), third(SendFuture::Target{state, 30});
   state->advance(25);
   EXPECT_TRUE(first.ready());
   EXPECT_TRUE(second.ready());
@@ -68,7 +68,7 @@ TEST(SendFuture, OneStateResolvesEveryPutWhoseBytesWentOut) {
 TEST(SendFuture, FailsWithTheStoredClosedErrorAfterFail) {
   const Id peer = Id::random();
   auto state = state_for(peer);
-  SendFuture f({{state, 10}});
+  SendFuture f(SendFuture::Target{state, 10});
   state->fail(closed(peer, "connection reset"));
   EXPECT_TRUE(f.ready());
   try {
@@ -84,7 +84,7 @@ TEST(SendFuture, FailsWithTheStoredClosedErrorAfterFail) {
 TEST(SendFuture, TheFirstFailureWins) {
   const Id peer = Id::random();
   auto state = state_for(peer);
-  SendFuture f({{state, 10}});
+  SendFuture f(SendFuture::Target{state, 10});
   state->fail(closed(peer, "first"));
   state->fail(std::make_exception_ptr(netqueue::Error(netqueue::errc::transport, "second")));
   try {
@@ -98,7 +98,7 @@ TEST(SendFuture, TheFirstFailureWins) {
 TEST(SendFuture, BytesSentBeforeAFailureStayResolved) {
   const Id peer = Id::random();
   auto state = state_for(peer);
-  SendFuture done({{state, 10}}), exact({{state, 40}}), cut({{state, 41}});
+  SendFuture done(SendFuture::Target{state, 10}), exact(SendFuture::Target{state, 40}), cut(SendFuture::Target{state, 41});
   state->advance(40);
   state->fail(closed(peer));
   EXPECT_NO_THROW(done.get());
@@ -110,7 +110,7 @@ TEST(SendFuture, BytesSentBeforeAFailureStayResolved) {
 
 TEST(SendFuture, NonClosedErrorsArePassedThrough) {
   auto state = state_for(Id::random());
-  SendFuture f({{state, 1}});
+  SendFuture f(SendFuture::Target{state, 1});
   state->fail(std::make_exception_ptr(netqueue::Error(netqueue::errc::transport, "tls alert")));
   try {
     f.get();
@@ -171,7 +171,7 @@ TEST(SendFuture, WaitsForEveryPeer) {
 
 TEST(SendFuture, WaitForTimesOutOnAPendingFuture) {
   auto state = state_for(Id::random());
-  SendFuture f({{state, 1}});
+  SendFuture f(SendFuture::Target{state, 1});
   const auto start = std::chrono::steady_clock::now();
   EXPECT_FALSE(f.wait_for(30ms));
   EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
@@ -180,7 +180,7 @@ TEST(SendFuture, WaitForTimesOutOnAPendingFuture) {
 
 TEST(SendFuture, WaitWakesWhenAnotherThreadSendsTheBytes) {
   auto state = state_for(Id::random());
-  SendFuture f({{state, 1000}});
+  SendFuture f(SendFuture::Target{state, 1000});
   std::thread io([&] {
     for (int i = 0; i < 10; ++i) {
       std::this_thread::sleep_for(1ms);
@@ -194,7 +194,7 @@ TEST(SendFuture, WaitWakesWhenAnotherThreadSendsTheBytes) {
 
 TEST(SendFuture, WaitForTheLargestNanosecondsWaitsUntilDone) {
   auto state = state_for(Id::random());
-  SendFuture f({{state, 1}});
+  SendFuture f(SendFuture::Target{state, 1});
   std::thread io([&] {
     std::this_thread::sleep_for(20ms);
     state->advance(1);
@@ -208,7 +208,7 @@ TEST(SendFuture, WaitForAHugeDurationInCoarseUnitsWaitsInsteadOfTimingOutAtOnce)
   // nanoseconds they overflow, and the wait must not turn into "already late".
   for (int round = 0; round < 2; ++round) {
     auto state = state_for(Id::random());
-    SendFuture f({{state, 1}});
+    SendFuture f(SendFuture::Target{state, 1});
     std::thread io([&] {
       std::this_thread::sleep_for(20ms);
       state->advance(1);
@@ -222,7 +222,7 @@ TEST(SendFuture, WaitForAHugeDurationInCoarseUnitsWaitsInsteadOfTimingOutAtOnce)
 TEST(SendFuture, WaitWakesWhenAnotherThreadFailsTheState) {
   const Id peer = Id::random();
   auto state = state_for(peer);
-  SendFuture f({{state, 1000}});
+  SendFuture f(SendFuture::Target{state, 1000});
   std::thread io([&] {
     std::this_thread::sleep_for(5ms);
     state->fail(closed(peer));
@@ -272,14 +272,14 @@ TEST(SendFuture, FailedIsFailedAtOnce) {
 TEST(SendFuture, AStateMadeFailedFailsEveryByte) {
   const Id peer = Id::random();
   auto state = std::make_shared<SendState>(closed(peer));
-  SendFuture f({{state, 1}});
+  SendFuture f(SendFuture::Target{state, 1});
   EXPECT_TRUE(f.ready());
   EXPECT_THROW(f.get(), ClosedError);
 }
 
 TEST(SendFuture, CopiesShareTheOutcome) {
   auto state = state_for(Id::random());
-  SendFuture f({{state, 8}});
+  SendFuture f(SendFuture::Target{state, 8});
   SendFuture g = f;
   state->advance(8);
   EXPECT_TRUE(f.ready());
