@@ -3,24 +3,9 @@
 //   hello_client PROTOCOL [HOST] [PORT]     e.g. hello_client tcp 127.0.0.1 51966
 //
 // PROTOCOL is tcp, mqtt or grpc; for mqtt, HOST and PORT are the broker's.
-#include <charconv>
-#include <cstdint>
-#include <cstring>
 #include <iostream>
 #include <netqueue/netqueue.hpp>
 #include <string>
-
-namespace {
-
-std::uint32_t parse_port(const char* text) {
-  std::uint32_t port = 0;
-  const char* end = text + std::strlen(text);
-  if (auto [ptr, ec] = std::from_chars(text, end, port); ec != std::errc{} || ptr != end)
-    throw netqueue::OptionError("netloc.port", "not a number: " + std::string(text));
-  return port;  // the range is checked by the Communicator
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || argc > 4) {
@@ -30,7 +15,7 @@ int main(int argc, char** argv) {
   try {
     netqueue::Options options;
     if (argc > 2) options.netloc.host = argv[2];
-    if (argc > 3) options.netloc.port = parse_port(argv[3]);
+    if (argc > 3) options.netloc.port = netqueue::parse_port(argv[3]);
     // Returns at once: the client connects in the background, so it may start
     // before its server does.
     netqueue::Communicator client(netqueue::parse_protocol(argv[1]), netqueue::Purpose::client, options);

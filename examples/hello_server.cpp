@@ -3,24 +3,9 @@
 //   hello_server PROTOCOL [PORT]        e.g. hello_server tcp 51966
 //
 // PROTOCOL is tcp, mqtt or grpc; for mqtt, PORT is the broker's.
-#include <charconv>
-#include <cstdint>
-#include <cstring>
 #include <iostream>
 #include <netqueue/netqueue.hpp>
 #include <string>
-
-namespace {
-
-std::uint32_t parse_port(const char* text) {
-  std::uint32_t port = 0;
-  const char* end = text + std::strlen(text);
-  if (auto [ptr, ec] = std::from_chars(text, end, port); ec != std::errc{} || ptr != end)
-    throw netqueue::OptionError("netloc.port", "not a number: " + std::string(text));
-  return port;  // the range is checked by the Communicator
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || argc > 3) {
@@ -29,7 +14,7 @@ int main(int argc, char** argv) {
   }
   try {
     netqueue::Options options;
-    if (argc > 2) options.netloc.port = parse_port(argv[2]);
+    if (argc > 2) options.netloc.port = netqueue::parse_port(argv[2]);
     netqueue::Communicator server(netqueue::parse_protocol(argv[1]), netqueue::Purpose::server, options);
     netqueue::Queue<std::string> queue(server);  // strings in and out
 

@@ -81,4 +81,8 @@ struct Options {
   LogHook log;
 };
 
+// A port number from text ("51966"), for programs that take it from the
+// command line. Throws OptionError("netloc.port") when it is not 0 to 65535.
+std::uint16_t parse_port(std::string_view text);
+
 }  // namespace netqueue

@@ -1,5 +1,6 @@
 #include "core/options.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -37,6 +38,14 @@ std::string_view to_string(Protocol protocol) noexcept {
 }
 
 std::string_view to_string(Purpose purpose) noexcept { return purpose == Purpose::client ? "client" : "server"; }
+
+std::uint16_t parse_port(std::string_view text) {
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty() || value > 65535)
+    throw OptionError("netloc.port", "'" + std::string(text) + "' is not a port number (0 to 65535)");
+  return static_cast<std::uint16_t>(value);
+}
 
 std::string_view to_string(LogLevel level) noexcept {
   switch (level) {

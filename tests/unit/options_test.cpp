@@ -313,3 +313,16 @@ TEST(MakeCommunicator, BuildsFromRunTimeNamesAndRejectsUnknownOnes) {
   EXPECT_THROW(netqueue::make_communicator("udp", "server", o), netqueue::OptionError);
   EXPECT_THROW(netqueue::make_communicator("tcp", "both", o), netqueue::OptionError);
 }
+
+TEST(ParsePort, AcceptsPortNumbersAndRejectsTheRest) {
+  EXPECT_EQ(netqueue::parse_port("51966"), 51966);
+  EXPECT_EQ(netqueue::parse_port("0"), 0);
+  for (const char* bad : {"", "65536", "-1", "80a", "port"}) {
+    try {
+      netqueue::parse_port(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const netqueue::OptionError& e) {
+      EXPECT_EQ(e.option(), "netloc.port");
+    }
+  }
+}
