@@ -270,6 +270,32 @@ TEST_P(Conformance, FuturesFailWithTheClosedErrorWhenThePeerDies) {
   s->close_for(5s);
 }
 
+TEST_P(Conformance, AClientReconnectingWithItsIdIsTheSamePeer) {
+  auto s = server();
+  Options co = client_options(GetParam(), 0);
+  co.id = Id::random();
+  auto first = client(*s, co);
+  first->put(text("one")).get();
+  first->put(text("two")).get();
+  while (s->statistics().queued < 2) std::this_thread::sleep_for(1ms);
+  first->close_for(0s);  // dropped, as a crashed process would be
+  first.reset();
+  for (int i = 0; i < 500 && !s->peers().empty(); ++i) std::this_thread::sleep_for(10ms);
+
+  auto again = client(*s, co);
+  again->put(text("three")).get();
+  // What the first connection sent is still there, then the new one's, all from one peer.
+  for (const char* want : {"one", "two", "three"}) {
+    Message m = get(*s);
+    EXPECT_EQ(m.peer, *co.id);
+    EXPECT_EQ(m.data.to_string(), want);
+  }
+  s->put(text("welcome back"), *co.id).get();
+  EXPECT_EQ(get(*again).data.to_string(), "welcome back");
+  again->close();
+  EXPECT_TRUE(s->close_for(10s));
+}
+
 TEST_P(Conformance, MessagesOverMessageSizeArriveAsMarkedParts) {
   Options so = server_options(GetParam());
   so.serialization.message_size = 1000;
