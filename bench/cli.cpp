@@ -113,8 +113,11 @@ void define_arguments(CLI::App& app, Config& config, Names& names) {
       ->needs(secure)
       ->group(connection);
   app.add_option("--cert", config.cert,
-                 "Server: certificate chain; client: trust chain (PEM; default: the system's). "
-                 "`both` gives both the same file: include the CA in it")
+                 "Server: certificate chain; client: trust chain unless --ca (PEM; default: the system's)")
+      ->check(CLI::ExistingFile)
+      ->needs(secure)
+      ->group(connection);
+  app.add_option("--ca", config.ca, "Client: the CA to trust (PEM), e.g. the one that signed the server's --cert")
       ->check(CLI::ExistingFile)
       ->needs(secure)
       ->group(connection);

@@ -34,8 +34,12 @@ netqueue::Options make_options(const Config& config, netqueue::Purpose side) {
   options.serialization.message_size = std::max(options.serialization.message_size, largest);
 
   options.security.enabled = config.secure;
-  options.security.certificate = config.cert;  // the server's chain, or the client's trust chain
-  if (side == netqueue::Purpose::server) options.security.key = config.key;
+  if (side == netqueue::Purpose::server) {
+    options.security.certificate = config.cert;
+    options.security.key = config.key;
+  } else {
+    options.security.certificate = config.ca ? config.ca : config.cert;  // the trust chain
+  }
   return options;
 }
 

@@ -46,6 +46,7 @@ struct Config {
   bool secure = false;
   std::optional<std::string> key;
   std::optional<std::string> cert;
+  std::optional<std::string> ca;  // the client's trust chain (default: cert)
 
   std::uint64_t split_size = netqueue::Options{}.connection.max_size;
   // Unset: the library's default, derived from split_size.
