@@ -90,7 +90,7 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
  private:
   void do_read() {
     if (!session_->receiving()) return;  // paused: wake_receive resumes
-    set_low_watermark(session_->receive_expected());
+    if constexpr (plain) set_low_watermark(session_->receive_expected());
     reading_ = true;
     auto buf = session_->receive_buffer();
     socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
@@ -169,7 +169,9 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
 
   // Inside a large frame, wake up only once a good share of it is there:
   // fewer wake-ups and reads per message (Linux honours SO_RCVLOWAT in poll).
-  // Only bytes known to be coming are waited for, so this cannot stall.
+  // Only bytes known to be coming are waited for, so this cannot stall. Plain
+  // TCP only: under TLS the socket's byte count is not the frame's (records
+  // buffered by the TLS layer would make the wait too long).
   void set_low_watermark(std::size_t expected) {
     constexpr std::size_t worth = 128 * 1024, most = 256 * 1024;  // measured: bench/README.md
     const int want = expected >= worth ? static_cast<int>(std::min(expected, most)) : 1;
