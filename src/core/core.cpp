@@ -104,6 +104,11 @@ bool Core::close_for(std::chrono::nanoseconds deadline) {
   } else {
     transport_->stop_accepting();
   }
+  {
+    // Goodbyes must be read even from peers paused by the receive bound.
+    std::lock_guard lock(mutex_);
+    for (const auto& s : sessions_) s->resume();
+  }
   auto all_ended = [&] { return sessions_.empty(); };
   bool graceful;
   std::vector<std::shared_ptr<Session>> left;

@@ -50,6 +50,7 @@ class Core final : public Hub {
 
   // ---- Session side ----
   const Options& options() const noexcept { return options_; }
+  bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
   // The peer said hello; false (with `why`) when the id is taken.
   bool identify(const std::shared_ptr<Session>& session, const Id& peer, std::string& why);
   void deliver(const std::shared_ptr<Session>& session, std::vector<Message>& messages);

@@ -96,6 +96,8 @@ bool Session::on_hello(const Stream& data) {
 
 bool Session::receiving() {
   if (ended() || failing_.load(std::memory_order_acquire)) return false;
+  // Closing waits for goodbyes, which must be read whatever get() does.
+  if (core_.closing()) return true;
   const auto bound = static_cast<std::int64_t>(receive_bound_);
   if (unconsumed_.load(std::memory_order_acquire) < bound) return true;
   paused_.store(true, std::memory_order_seq_cst);
@@ -106,15 +108,17 @@ bool Session::receiving() {
 void Session::consumed(std::size_t bytes) {
   const auto left = unconsumed_.fetch_sub(static_cast<std::int64_t>(bytes), std::memory_order_seq_cst) -
                     static_cast<std::int64_t>(bytes);
-  if (left < static_cast<std::int64_t>(receive_bound_) && paused_.load(std::memory_order_seq_cst) &&
-      paused_.exchange(false)) {
-    std::shared_ptr<Link> link;
-    {
-      std::lock_guard lock(mutex_);
-      link = link_;
-    }
-    if (link) link->wake_receive();
+  if (left < static_cast<std::int64_t>(receive_bound_)) resume();
+}
+
+void Session::resume() {
+  if (!paused_.load(std::memory_order_seq_cst) || !paused_.exchange(false)) return;
+  std::shared_ptr<Link> link;
+  {
+    std::lock_guard lock(mutex_);
+    link = link_;
   }
+  if (link) link->wake_receive();
 }
 
 // ---- send side ----

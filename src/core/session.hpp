@@ -60,6 +60,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void say_goodbye();
   // get() took `bytes` of this session's messages off the inbox.
   void consumed(std::size_t bytes);
+  // Receives again if the receive bound had paused it (closing ignores the bound).
+  void resume();
   // Ends the session now with `reason` (protocol error, deadline).
   void abort(const std::string& reason);
 

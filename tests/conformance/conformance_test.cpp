@@ -178,6 +178,26 @@ TEST_P(Conformance, GetAfterCloseDrainsThenFailsWithClosedError) {
   EXPECT_THROW(c->get(), ClosedError);
 }
 
+TEST_P(Conformance, CloseCompletesEvenWhenTheReceiveBoundPausedAPeer) {
+  Options so = server_options(GetParam());
+  so.connection.receive_bound = 16 * KiB;
+  auto s = server(so);
+  auto c = client(*s);
+  const auto data = pattern(4 * KiB, 5);
+  SendFuture last;
+  for (int i = 0; i < 64; ++i) last = c->put(Stream::borrow(data));  // 256 KiB: far past the bound
+  for (int i = 0; i < 2000 && s->statistics().messages_in < 4; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_GE(s->statistics().messages_in, 4u) << "the server never received anything";
+  // Nobody calls get(): the server stops reading this client. Closing both
+  // must still complete (the goodbye is read), and nothing is lost.
+  std::thread closer([&] { c->close(); });
+  EXPECT_TRUE(s->close_for(20s));
+  closer.join();
+  EXPECT_NO_THROW(last.get());
+  for (int i = 0; i < 64; ++i) EXPECT_EQ(get(*s).data.to_bytes(), data) << "message " << i;
+  EXPECT_THROW(s->get(), ClosedError);
+}
+
 TEST_P(Conformance, CloseIsIdempotentAndPutAfterCloseFails) {
   auto s = server();
   auto c = client(*s);
