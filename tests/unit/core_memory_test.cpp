@@ -288,13 +288,13 @@ TEST_F(CoreMemory, CloseIsIdempotentAndMayBeCalledFromThreadsAtOnce) {
 
 TEST_F(CoreMemory, ServerCloseDeadlineCutsALingeringClientAndFailsItsPendingWork) {
   Options so = quiet();
-  so.connection.receive_bound = 1024;  // the server takes little, so the client's puts stay pending
+  so.connection.max_size = 4096;
   auto srv = server(std::move(so));
   Options co = quiet();
-  co.connection.max_size = 4096;
+  co.connection.receive_bound = 1024;  // the client takes little, so the server's puts stay pending
   auto cli = connected_client(*srv, std::move(co));
   std::vector<SendFuture> futures;
-  for (int i = 0; i < 200; ++i) futures.push_back(cli->put(Stream::adopt(nqtest::pattern(1024, i)), {}));
+  for (int i = 0; i < 200; ++i) futures.push_back(srv->put(Stream::adopt(nqtest::pattern(1024, i)), {}));
   ASSERT_FALSE(futures.back().wait_for(100ms)) << "flow control should hold the last put back";
 
   const auto start = Clock::now();
