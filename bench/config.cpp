@@ -6,12 +6,9 @@ namespace iops {
 
 std::string_view to_string(Purpose purpose) noexcept {
   switch (purpose) {
-    case Purpose::server:
-      return "server";
-    case Purpose::client:
-      return "client";
-    case Purpose::both:
-      return "both";
+    case Purpose::server: return "server";
+    case Purpose::client: return "client";
+    case Purpose::both: return "both";
   }
   return "?";
 }

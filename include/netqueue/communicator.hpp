@@ -24,17 +24,17 @@ class Core;
 
 struct Statistics {
   // Data messages only (hello and goodbye are not counted), payload bytes.
-  std::uint64_t bytes_in = 0;       // payload bytes of messages received
-  std::uint64_t bytes_out = 0;      // payload bytes of messages handed over
-  std::uint64_t messages_in = 0;    // messages received (parts count one each)
-  std::uint64_t messages_out = 0;   // messages handed over
+  std::uint64_t bytes_in = 0;      // payload bytes of messages received
+  std::uint64_t bytes_out = 0;     // payload bytes of messages handed over
+  std::uint64_t messages_in = 0;   // messages received (parts count one each)
+  std::uint64_t messages_out = 0;  // messages handed over
   // The framed byte stream as the transport moved it (headers, hello, goodbye).
   std::uint64_t stream_bytes_in = 0;
   std::uint64_t stream_bytes_out = 0;
-  std::uint64_t queued = 0;         // received messages waiting for get()
-  std::uint64_t dropped = 0;        // received messages dropped by queue_size
-  std::uint64_t truncated = 0;      // messages cut short by a session's end
-  std::uint64_t peers = 0;          // connected peers now
+  std::uint64_t queued = 0;     // received messages waiting for get()
+  std::uint64_t dropped = 0;    // received messages dropped by queue_size
+  std::uint64_t truncated = 0;  // messages cut short by a session's end
+  std::uint64_t peers = 0;      // connected peers now
 };
 
 // Thread safety: every member function may be called from any thread at once.

@@ -12,22 +12,20 @@ namespace netqueue {
 // What went wrong, in a few meaningful classes. The transport's own error (an
 // errno, an OpenSSL reason) is kept in the message as detail.
 enum class errc {
-  closed = 1,          // the peer or the communicator is closed or disconnected
-  timeout,             // a deadline passed (get_for, close_for, wait_for)
-  connect_failed,      // a client could not reach its server within connect_timeout
-  invalid_option,      // an option is out of range or inconsistent
-  protocol_error,      // the peer broke the wire format (bad hello, duplicate id, ...)
-  truncated,           // a message ended before the length its header announced
-  serialization,       // a payload could not be loaded by the serializer
-  transport,           // the network layer failed (I/O error, TLS failure)
-  unavailable,         // the protocol is not built into this library
+  closed = 1,      // the peer or the communicator is closed or disconnected
+  timeout,         // a deadline passed (get_for, close_for, wait_for)
+  connect_failed,  // a client could not reach its server within connect_timeout
+  invalid_option,  // an option is out of range or inconsistent
+  protocol_error,  // the peer broke the wire format (bad hello, duplicate id, ...)
+  truncated,       // a message ended before the length its header announced
+  serialization,   // a payload could not be loaded by the serializer
+  transport,       // the network layer failed (I/O error, TLS failure)
+  unavailable,     // the protocol is not built into this library
 };
 
 const std::error_category& error_category() noexcept;
 
-inline std::error_code make_error_code(errc e) noexcept {
-  return {static_cast<int>(e), error_category()};
-}
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
 // Base of every exception netqueue throws (or stores in a future).
 class Error : public std::system_error {

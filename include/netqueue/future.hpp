@@ -30,8 +30,8 @@ class SendState;
 template <class Rep, class Period>
 constexpr std::chrono::nanoseconds saturate(std::chrono::duration<Rep, Period> d) noexcept {
   using ns = std::chrono::nanoseconds;
-  if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(std::chrono::duration<long double, std::nano>(
-               static_cast<long double>(ns::max().count()))))
+  if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(
+               std::chrono::duration<long double, std::nano>(static_cast<long double>(ns::max().count()))))
     return ns::max();
   if (d <= d.zero()) return ns::zero();
   return std::chrono::duration_cast<ns>(d);

@@ -32,7 +32,7 @@ struct Options {
 
   struct Netloc {
     std::string host = "127.0.0.1";  // host name, IPv4 or IPv6 literal
-    std::uint32_t port = 51966;       // a server may use 0: see Communicator::local_port()
+    std::uint32_t port = 51966;      // a server may use 0: see Communicator::local_port()
   } netloc;
 
   struct Connection {

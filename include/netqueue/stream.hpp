@@ -44,7 +44,7 @@ class Chunk {
   template <class Container>
     requires(!std::is_lvalue_reference_v<Container> &&
              std::is_trivially_copyable_v<typename std::remove_cvref_t<Container>::value_type> &&
-             requires(Container& c) { std::span(c); })
+             requires(Container & c) { std::span(c); })
   static Chunk adopt(Container&& container) {
     auto owner = std::make_shared<const std::remove_cvref_t<Container>>(std::move(container));
     return Chunk(owner, std::as_bytes(std::span(*owner)));
@@ -95,9 +95,7 @@ class Stream {
   static Stream borrow(std::string_view text) noexcept { return Stream(Chunk::borrow(text)); }
   template <class Container>
     requires(!std::is_lvalue_reference_v<Container>)
-  static Stream adopt(Container&& container) {
-    return Stream(Chunk::adopt(std::forward<Container>(container)));
-  }
+  static Stream adopt(Container&& container) { return Stream(Chunk::adopt(std::forward<Container>(container))); }
   static Stream copy_of(std::span<const std::byte> bytes) { return Stream(Chunk::copy_of(bytes)); }
   static Stream copy_of(std::string_view text) { return Stream(Chunk::copy_of(text)); }
 

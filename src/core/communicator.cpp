@@ -27,7 +27,9 @@ std::optional<Message> Communicator::get_for(std::chrono::nanoseconds timeout) {
   const auto now = std::chrono::steady_clock::now();
   return core_->get_until(timeout >= forever - now ? forever : now + timeout);
 }
-std::optional<Message> Communicator::try_get() { return core_->get_until(std::chrono::steady_clock::time_point::min()); }
+std::optional<Message> Communicator::try_get() {
+  return core_->get_until(std::chrono::steady_clock::time_point::min());
+}
 
 void Communicator::close() { core_->close_for(std::chrono::nanoseconds::max()); }
 bool Communicator::close_for(std::chrono::nanoseconds deadline) { return core_->close_for(deadline); }

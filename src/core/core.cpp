@@ -226,8 +226,8 @@ void Core::session_ended(const std::shared_ptr<Session>& session, const std::str
   changed_.notify_all();
   if (identified && options_.on_peer_left) on_event(options_.on_peer_left, peer);
   if (purpose_ == Purpose::client) {
-    inbox_.close(std::make_exception_ptr(ClosedError(
-        peer, "server " + peer.str() + (error.empty() ? " ended the session" : " is gone: " + error))));
+    inbox_.close(std::make_exception_ptr(
+        ClosedError(peer, "server " + peer.str() + (error.empty() ? " ended the session" : " is gone: " + error))));
   } else if (!error.empty() && identified) {
     log(LogLevel::info, "peer " + peer.str() + " left: " + error);
   }

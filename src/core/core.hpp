@@ -75,9 +75,9 @@ class Core final : public Hub {
 
   mutable std::mutex mutex_;  // sessions, peers, closing state
   std::condition_variable changed_;
-  std::unordered_set<std::shared_ptr<Session>> sessions_;  // live, identified or not
+  std::unordered_set<std::shared_ptr<Session>> sessions_;   // live, identified or not
   std::unordered_map<Id, std::shared_ptr<Session>> peers_;  // identified
-  std::shared_ptr<Session> client_;                       // a client's one session
+  std::shared_ptr<Session> client_;                         // a client's one session
   std::atomic<bool> closing_{false};
 
   std::mutex close_mutex_;  // one close at a time

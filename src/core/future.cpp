@@ -95,8 +95,8 @@ void SendFuture::get() const {
   }
   if (!first) return;
   if (failures == 1) std::rethrow_exception(first);
-  throw ClosedError(peer_of(first), "put failed for " + std::to_string(failures) + " peers (" + peers +
-                                        "); first: " + what_of(first));
+  throw ClosedError(peer_of(first),
+                    "put failed for " + std::to_string(failures) + " peers (" + peers + "); first: " + what_of(first));
 }
 
 }  // namespace netqueue

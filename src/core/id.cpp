@@ -1,8 +1,9 @@
+#include "netqueue/id.hpp"
+
 #include <random>
 #include <string>
 
 #include "netqueue/error.hpp"
-#include "netqueue/id.hpp"
 
 namespace netqueue {
 namespace {
@@ -55,8 +56,7 @@ Id Id::parse(std::string_view text) {
 }
 
 Id Id::from_bytes(std::span<const std::byte> bytes) {
-  if (bytes.size() != size)
-    throw Error(errc::invalid_option, "an id is 16 bytes, not " + std::to_string(bytes.size()));
+  if (bytes.size() != size) throw Error(errc::invalid_option, "an id is 16 bytes, not " + std::to_string(bytes.size()));
   std::array<std::uint8_t, size> b{};
   for (std::size_t i = 0; i < size; ++i) b[i] = static_cast<std::uint8_t>(bytes[i]);
   return Id(b);

@@ -34,7 +34,8 @@ const Entry* find(Protocol protocol) {
 std::unique_ptr<Transport> make_transport(Protocol protocol, Purpose purpose, const Options& options, Hub& hub) {
   const Entry* e = find(protocol);
   if (!e)
-    throw Error(errc::unavailable, "protocol '" + std::string(to_string(protocol)) + "' is not built into this library");
+    throw Error(errc::unavailable,
+                "protocol '" + std::string(to_string(protocol)) + "' is not built into this library");
   return e->make(purpose, options, hub);
 }
 

@@ -129,9 +129,10 @@ SendFuture::Target Session::enqueue(Stream data) {
   {
     std::lock_guard lock(mutex_);
     if (send_closed_) {
-      auto error = end_cause_ ? end_cause_
-                              : std::make_exception_ptr(ClosedError(peer_, "peer " + peer_.str() +
-                                                                               " is closing (goodbye sent)"));
+      auto error =
+          end_cause_
+              ? end_cause_
+              : std::make_exception_ptr(ClosedError(peer_, "peer " + peer_.str() + " is closing (goodbye sent)"));
       return {std::make_shared<SendState>(error), 1};
     }
     queued_ += frame_header_size + data.size();
@@ -257,8 +258,7 @@ void Session::on_closed(const std::string& error, std::exception_ptr cause) {
   if (decoder_.finish(frames_)) {
     core_.count_truncated();
     core_.log(LogLevel::warning, describe() + ": the session ended inside a message (truncated)");
-    for (DecodedFrame& f : frames_)
-      deliveries_.push_back(Message{peer_, std::move(f.data), f.part, true});
+    for (DecodedFrame& f : frames_) deliveries_.push_back(Message{peer_, std::move(f.data), f.part, true});
     frames_.clear();
     if (!deliveries_.empty()) core_.deliver(shared_from_this(), deliveries_);
   }

@@ -92,7 +92,7 @@ class Session : public std::enable_shared_from_this<Session> {
   mutable std::mutex mutex_;
   std::shared_ptr<Link> link_;
   std::vector<Stream> incoming_;
-  std::uint64_t queued_ = 0;          // offset of the end of what was queued
+  std::uint64_t queued_ = 0;  // offset of the end of what was queued
   std::optional<std::uint64_t> goodbye_end_;
   bool wake_pending_ = false;
   bool send_closed_ = false;          // goodbye queued or session over: puts fail
@@ -100,7 +100,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<bool> failing_{false};  // failure_ is set
   std::exception_ptr end_cause_;      // why the session ended
   Batcher batcher_;
-  std::vector<Stream> taken_;         // strand: swapped with incoming_
+  std::vector<Stream> taken_;  // strand: swapped with incoming_
   std::shared_ptr<SendState> state_;
 
   Id peer_;  // under mutex_ (known after the hello)

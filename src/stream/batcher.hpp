@@ -35,8 +35,8 @@ class Batcher {
   std::span<const Buffer> next();
   std::size_t batch_bytes() const noexcept { return batch_bytes_; }
   struct Completed {
-    std::size_t frames = 0;         // frames whose last byte was in the batch
-    std::uint64_t payload = 0;      // their payload bytes
+    std::size_t frames = 0;     // frames whose last byte was in the batch
+    std::uint64_t payload = 0;  // their payload bytes
   };
   // The last batch went out whole.
   Completed consume();

@@ -64,10 +64,10 @@ class FrameDecoder {
  public:
   struct Limits {
     std::uint64_t message_size = std::uint64_t{1} << 30;
-    std::size_t arena_size = 256 * 1024;     // shared receive buffer for small frames
-    std::size_t large_frame = 32 * 1024;     // frames this large get a buffer of their own
-    std::size_t pool_buffer = 8 * 1024 * 1024;   // largest buffer kept for reuse
-    std::size_t pool_cached = 4 * 1024 * 1024;   // bytes kept for reuse, at most
+    std::size_t arena_size = 256 * 1024;        // shared receive buffer for small frames
+    std::size_t large_frame = 32 * 1024;        // frames this large get a buffer of their own
+    std::size_t pool_buffer = 8 * 1024 * 1024;  // largest buffer kept for reuse
+    std::size_t pool_cached = 4 * 1024 * 1024;  // bytes kept for reuse, at most
   };
 
   explicit FrameDecoder(Limits limits);

@@ -93,15 +93,15 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
     if constexpr (plain) set_low_watermark(session_->receive_expected());
     reading_ = true;
     auto buf = session_->receive_buffer();
-    socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
-                            asio::bind_executor(strand_, [self = this->shared_from_this()](asio::error_code ec,
-                                                                                         std::size_t n) {
-                              self->reading_ = false;
-                              if (n > 0 && !self->closing_) self->session_->on_received(n);
-                              if (ec) return self->on_error(ec);
-                              if (self->closing_) return self->finish();
-                              self->do_read();
-                            }));
+    socket_.async_read_some(
+        asio::buffer(buf.data(), buf.size()),
+        asio::bind_executor(strand_, [self = this->shared_from_this()](asio::error_code ec, std::size_t n) {
+          self->reading_ = false;
+          if (n > 0 && !self->closing_) self->session_->on_received(n);
+          if (ec) return self->on_error(ec);
+          if (self->closing_) return self->finish();
+          self->do_read();
+        }));
   }
 
   void do_write() {
@@ -114,11 +114,10 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
       for (const auto& b : batch) buffers_.emplace_back(b.data(), b.size());
       writing_ = true;
       if constexpr (!plain) {
-        return asio::async_write(socket_, buffers_,
-                                 asio::bind_executor(strand_, [self = this->shared_from_this()](asio::error_code ec,
-                                                                                              std::size_t) {
-                                   self->wrote(ec);
-                                 }));
+        return asio::async_write(
+            socket_, buffers_,
+            asio::bind_executor(
+                strand_, [self = this->shared_from_this()](asio::error_code ec, std::size_t) { self->wrote(ec); }));
       } else if (!write_now()) {
         return;  // the rest goes when the socket has room (wrote() follows)
       }
@@ -183,9 +182,9 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
 
   void on_error(const asio::error_code& ec) {
     if (closing_) return finish();  // whatever the error, we are closing already
-    const bool eof = ec == asio::error::eof || ec == asio::error::connection_reset ||
-                     ec == asio::error::broken_pipe;
-    begin_close(false, eof ? "the connection was closed by " + remote_ : "I/O error with " + remote_ + ": " + ec.message());
+    const bool eof = ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+    begin_close(false,
+                eof ? "the connection was closed by " + remote_ : "I/O error with " + remote_ + ": " + ec.message());
   }
 
   void finish_if_closing() {
@@ -308,14 +307,15 @@ class TcpTransport final : public Transport {
   // ---- client ----
   void connect() {
     if (stopping_) return;
-    resolver_.async_resolve(options_.netloc.host, std::to_string(options_.netloc.port),
-                            tcp::resolver::numeric_service, [this](asio::error_code ec, tcp::resolver::results_type r) {
+    resolver_.async_resolve(options_.netloc.host, std::to_string(options_.netloc.port), tcp::resolver::numeric_service,
+                            [this](asio::error_code ec, tcp::resolver::results_type r) {
                               if (ec) return retry(ec.message());
                               auto socket = std::make_shared<tcp::socket>(asio::make_strand(io_));
-                              asio::async_connect(*socket, r, [this, socket](asio::error_code ec, const tcp::endpoint&) {
-                                if (ec) return retry(ec.message());
-                                on_socket(std::move(*socket));
-                              });
+                              asio::async_connect(*socket, r,
+                                                  [this, socket](asio::error_code ec, const tcp::endpoint&) {
+                                                    if (ec) return retry(ec.message());
+                                                    on_socket(std::move(*socket));
+                                                  });
                             });
   }
 
@@ -360,9 +360,9 @@ class TcpTransport final : public Transport {
       const auto type = server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client;
       handshake(c, type, deadline, [this, c, server](asio::error_code ec, bool late) {
         if (!ec) return open(c);
-        const std::string why = "TLS handshake with " + c->remote() +
-                                (late ? " did not complete within connection.connect_timeout"
-                                      : " failed: " + tls_reason(ec));
+        const std::string why =
+            "TLS handshake with " + c->remote() +
+            (late ? " did not complete within connection.connect_timeout" : " failed: " + tls_reason(ec));
         // A server logs and keeps serving others; a client has nowhere else to go.
         if (server) return hub_.log(LogLevel::error, why);
         hub_.connect_failed(why);

@@ -1,10 +1,11 @@
 // Shared test helpers: transport cases, options for 127.0.0.1, data patterns.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <gtest/gtest.h>
 #include <netqueue/netqueue.hpp>
 #include <ostream>
 #include <string>

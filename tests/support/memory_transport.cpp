@@ -85,9 +85,15 @@ class MemoryLink final : public netqueue::detail::Link, public std::enable_share
     b->peer_ = a;
   }
 
-  void wake_send() override { post([](MemoryLink& l) { l.pump(); }); }
-  void wake_receive() override { post([](MemoryLink& l) { l.drain(); }); }
-  void close(bool graceful) override { post([graceful](MemoryLink& l) { l.begin_close(graceful, {}); }); }
+  void wake_send() override {
+    post([](MemoryLink& l) { l.pump(); });
+  }
+  void wake_receive() override {
+    post([](MemoryLink& l) { l.drain(); });
+  }
+  void close(bool graceful) override {
+    post([graceful](MemoryLink& l) { l.begin_close(graceful, {}); });
+  }
   std::string remote() const override { return remote_; }
 
   // ---- strand only ----
@@ -184,7 +190,7 @@ class MemoryLink final : public netqueue::detail::Link, public std::enable_share
   const MemoryNetwork::BatchObserver observer_;
   std::shared_ptr<MemoryLink> peer_;
   std::shared_ptr<Session> session_;
-  std::deque<Piece> pending_;  // received, not yet taken by the session
+  std::deque<Piece> pending_;           // received, not yet taken by the session
   std::atomic<std::size_t> unread_{0};  // bytes posted to us and not taken (any thread)
   bool closing_ = false;
   std::string error_;
@@ -294,11 +300,13 @@ MemoryNetwork::~MemoryNetwork() = default;
 void MemoryNetwork::observe_batches(BatchObserver observer) { state_->observer = std::move(observer); }
 
 netqueue::detail::Core::TransportMaker MemoryNetwork::server(std::uint16_t port) {
-  return [state = state_, port](Hub& hub) { return std::make_unique<MemoryTransport>(state, Purpose::server, port, hub); };
+  return
+      [state = state_, port](Hub& hub) { return std::make_unique<MemoryTransport>(state, Purpose::server, port, hub); };
 }
 
 netqueue::detail::Core::TransportMaker MemoryNetwork::client(std::uint16_t port) {
-  return [state = state_, port](Hub& hub) { return std::make_unique<MemoryTransport>(state, Purpose::client, port, hub); };
+  return
+      [state = state_, port](Hub& hub) { return std::make_unique<MemoryTransport>(state, Purpose::client, port, hub); };
 }
 
 }  // namespace nqtest

@@ -9,13 +9,12 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <netqueue/netqueue.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <netqueue/netqueue.hpp>
 
 #include "support/helpers.hpp"
 #include "tcp/raw_socket.hpp"
@@ -116,7 +115,8 @@ TEST_P(TcpLyingHeader, CostsOnlyTheBytesSentAndEndsTruncated) {
   append(out, sent);
   ASSERT_TRUE(raw.write_all(out));
   EXPECT_EQ(raw.read_exact(24, ms(10000)), hello_frame(server->id())) << "the server's hello";
-  ASSERT_TRUE(eventually([&] { return server->statistics().stream_bytes_in >= bytes_in_before + out.size(); }, ms(10000)));
+  ASSERT_TRUE(
+      eventually([&] { return server->statistics().stream_bytes_in >= bytes_in_before + out.size(); }, ms(10000)));
   const std::size_t rss_during = rss_bytes();
   raw.shutdown_write();  // the disconnect, after every byte
   EXPECT_TRUE(raw.wait_closed(ms(10000))) << "the server did not end the session";
@@ -355,8 +355,7 @@ INSTANTIATE_TEST_SUITE_P(Tcp, TcpTlsGarbage,
 void expect_connect_failed(const netqueue::Error& e) {
   EXPECT_EQ(e.value(), netqueue::errc::connect_failed) << e.what();
   const std::string what = e.what();
-  EXPECT_TRUE(what.find("handshake") != std::string::npos || what.find("certificate") != std::string::npos)
-      << what;
+  EXPECT_TRUE(what.find("handshake") != std::string::npos || what.find("certificate") != std::string::npos) << what;
 }
 
 void expect_put_connect_failed(const netqueue::SendFuture& f) {

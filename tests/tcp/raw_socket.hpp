@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <netqueue/id.hpp>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -26,9 +28,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-#include <atomic>
-
-#include <netqueue/id.hpp>
 
 namespace nqtest {
 

@@ -14,13 +14,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <netqueue/netqueue.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <netqueue/netqueue.hpp>
 
 #include "support/helpers.hpp"
 #include "tcp/raw_socket.hpp"

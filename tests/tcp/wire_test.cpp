@@ -10,14 +10,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <netqueue/netqueue.hpp>
 #include <ostream>
 #include <random>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <netqueue/netqueue.hpp>
 
 #include "support/helpers.hpp"
 #include "tcp/raw_socket.hpp"
@@ -69,10 +68,10 @@ testing::AssertionResult same_bytes(const Bytes& got, const Bytes& want) {
   if (at == std::string::npos) return testing::AssertionSuccess();
   const std::size_t from = at >= 16 ? at - 16 : 0;
   return testing::AssertionFailure() << "got " << got.size() << " bytes, want " << want.size()
-                                     << "; first difference at offset " << at << "\n  got  [" << from << "..]: "
-                                     << hex_dump(std::span(got).subspan(std::min(from, got.size())), 48)
-                                     << "\n  want [" << from << "..]: "
-                                     << hex_dump(std::span(want).subspan(std::min(from, want.size())), 48);
+                                     << "; first difference at offset " << at << "\n  got  [" << from
+                                     << "..]: " << hex_dump(std::span(got).subspan(std::min(from, got.size())), 48)
+                                     << "\n  want [" << from
+                                     << "..]: " << hex_dump(std::span(want).subspan(std::min(from, want.size())), 48);
 }
 
 // How a test cuts a byte stream into writes: sizes of the successive pieces,

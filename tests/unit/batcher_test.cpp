@@ -346,8 +346,8 @@ TEST(Batcher, ConcatenatedBatchesReproduceTheFramedStreamForARandomMix) {
     Drained d = drain(b, max);
     sent.insert(sent.end(), d.bytes.begin(), d.bytes.end());
     frames += d.frames;
-    ASSERT_EQ(sent, reference(payloads)) << "round " << round << " max " << max << " merge " << merge
-                                          << " efficient " << efficient;
+    ASSERT_EQ(sent, reference(payloads)) << "round " << round << " max " << max << " merge " << merge << " efficient "
+                                         << efficient;
     EXPECT_EQ(frames, payloads.size());
   }
 }

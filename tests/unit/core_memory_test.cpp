@@ -1,7 +1,5 @@
 // The core without sockets: Core driven by the in-memory transport. Every
 // wait has a deadline, so a broken core fails a test instead of hanging it.
-#include "support/memory_transport.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,6 +15,7 @@
 
 #include "netqueue/error.hpp"
 #include "support/helpers.hpp"
+#include "support/memory_transport.hpp"
 
 namespace {
 

@@ -20,8 +20,8 @@ namespace {
 
 using netqueue::Chunk;
 using netqueue::Stream;
-using netqueue::detail::DecodedFrame;
 using netqueue::detail::decode_frame_header;
+using netqueue::detail::DecodedFrame;
 using netqueue::detail::encode_frame_header;
 using netqueue::detail::frame_header_size;
 using netqueue::detail::FrameDecoder;

@@ -58,7 +58,8 @@ TEST(SendFuture, ResolvesExactlyWhenTheSentBytesReachItsEnd) {
 
 TEST(SendFuture, OneStateResolvesEveryPutWhoseBytesWentOut) {
   auto state = state_for(Id::random());
-  SendFuture first(SendFuture::Target{state, 10}), second(SendFuture::Target{state, 20}), third(SendFuture::Target{state, 30});
+  SendFuture first(SendFuture::Target{state, 10}), second(SendFuture::Target{state, 20}),
+      third(SendFuture::Target{state, 30});
   state->advance(25);
   EXPECT_TRUE(first.ready());
   EXPECT_TRUE(second.ready());
@@ -98,7 +99,8 @@ TEST(SendFuture, TheFirstFailureWins) {
 TEST(SendFuture, BytesSentBeforeAFailureStayResolved) {
   const Id peer = Id::random();
   auto state = state_for(peer);
-  SendFuture done(SendFuture::Target{state, 10}), exact(SendFuture::Target{state, 40}), cut(SendFuture::Target{state, 41});
+  SendFuture done(SendFuture::Target{state, 10}), exact(SendFuture::Target{state, 40}),
+      cut(SendFuture::Target{state, 41});
   state->advance(40);
   state->fail(closed(peer));
   EXPECT_NO_THROW(done.get());

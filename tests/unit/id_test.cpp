@@ -84,12 +84,12 @@ TEST(Id, ParseRoundTripsHexAndStr) {
 TEST(Id, ParseRejectsTextThatIsNotAUuid) {
   for (const char* text : {"", "not a uuid", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f",  // 31 digits
                            "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f00",                  // 33 digits
-                           "0f1e2d3c4b5a69788796a5b4c3d2e1f",  "0f1e2d3c4b5a69788796a5b4c3d2e1f0a",
-                           "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg",                   // not hex
-                           "0f1e2d3c4-b5a-6978-8796-a5b4c3d2e1f0",                   // dash misplaced
-                           "0f1e2d3c-4b5a-6978-8796a5b4c3d2e1f0",                    // a dash missing
-                           "{0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",                  // unbalanced brace
-                           " 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",                  // leading space
+                           "0f1e2d3c4b5a69788796a5b4c3d2e1f", "0f1e2d3c4b5a69788796a5b4c3d2e1f0a",
+                           "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg",   // not hex
+                           "0f1e2d3c4-b5a-6978-8796-a5b4c3d2e1f0",   // dash misplaced
+                           "0f1e2d3c-4b5a-6978-8796a5b4c3d2e1f0",    // a dash missing
+                           "{0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",  // unbalanced brace
+                           " 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",  // leading space
                            "0x0f1e2d3c4b5a69788796a5b4c3d2e1f0", "--------------------------------"}) {
     try {
       (void)Id::parse(text);

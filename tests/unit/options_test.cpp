@@ -103,7 +103,11 @@ TEST(Options, BoundaryValuesAreValid) {
               o.connection.efficient_size = 1;
             })),
             "");
-  EXPECT_EQ(rejected(with([](Options& o) { o.connection.merge_size = 0; o.connection.efficient_size = 0; })), "");
+  EXPECT_EQ(rejected(with([](Options& o) {
+              o.connection.merge_size = 0;
+              o.connection.efficient_size = 0;
+            })),
+            "");
   EXPECT_EQ(rejected(with([](Options& o) { o.serialization.message_size = 1; })), "");
   EXPECT_EQ(rejected(with([](Options& o) { o.serialization.queue_size = 1; })), "");
   EXPECT_EQ(rejected(with([](Options& o) { o.connection.connect_timeout = std::chrono::milliseconds(0); })), "");
@@ -123,9 +127,9 @@ TEST(Options, AnEmptyHostIsRejected) {
 }
 
 TEST(Options, ANegativeConnectTimeoutIsRejected) {
-  EXPECT_EQ(rejected(with([](Options& o) { o.connection.connect_timeout = std::chrono::milliseconds(-1); }),
-                     Purpose::client),
-            "connection.connect_timeout");
+  EXPECT_EQ(
+      rejected(with([](Options& o) { o.connection.connect_timeout = std::chrono::milliseconds(-1); }), Purpose::client),
+      "connection.connect_timeout");
 }
 
 TEST(Options, AZeroMaxSizeIsRejected) {

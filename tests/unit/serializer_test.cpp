@@ -77,15 +77,17 @@ static_assert(SerializerFor<ser::Checksummed<CounterSerializer>, Counter>);
 // Queue<T> picks these unless told otherwise.
 static_assert(std::is_same_v<netqueue::DefaultSerializer<Stream>::type, ser::Raw>);
 static_assert(std::is_same_v<netqueue::DefaultSerializer<std::string>::type, ser::Bytes<std::string>>);
-static_assert(std::is_same_v<netqueue::DefaultSerializer<std::vector<std::byte>>::type,
-                             ser::Bytes<std::vector<std::byte>>>);
+static_assert(
+    std::is_same_v<netqueue::DefaultSerializer<std::vector<std::byte>>::type, ser::Bytes<std::vector<std::byte>>>);
 static_assert(std::is_same_v<netqueue::DefaultSerializer<std::vector<char>>::type, ser::Bytes<std::vector<char>>>);
 static_assert(std::is_same_v<netqueue::DefaultSerializer<std::vector<float>>::type, ser::Array<float>>);
 static_assert(std::is_same_v<netqueue::DefaultSerializer<std::vector<std::int64_t>>::type, ser::Array<std::int64_t>>);
 static_assert(std::is_same_v<netqueue::DefaultSerializer<nlohmann::json>::type, ser::Json<nlohmann::json>>);
 // A Queue accepts a user serializer and refuses one that is not.
 template <class T, class S>
-concept QueueAccepts = requires { typename netqueue::Queue<T, S>; };
+concept QueueAccepts = requires {
+  typename netqueue::Queue<T, S>;
+};
 static_assert(QueueAccepts<Counter, CounterSerializer>);
 static_assert(!QueueAccepts<Counter, BrokenSerializer>);
 static_assert(QueueAccepts<std::vector<float>, netqueue::DefaultSerializer<std::vector<float>>::type>);

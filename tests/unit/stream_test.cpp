@@ -402,7 +402,7 @@ TEST(Stream, KeepAliveMakesBorrowedChunksShareTheOwner) {
   holder.reset();
   EXPECT_FALSE(watch.expired());
   EXPECT_TRUE(s.peek().owned());
-  EXPECT_EQ(s.peek().data(), where);  // the same bytes, not a copy
+  EXPECT_EQ(s.peek().data(), where);                 // the same bytes, not a copy
   EXPECT_EQ((s.begin() + 1)->owner(), owned_owner);  // owned chunks keep their owner
   EXPECT_EQ(s.to_string(), "held by the library now!");
   s.clear();
