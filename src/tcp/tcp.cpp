@@ -14,7 +14,7 @@
 #include <vector>
 
 #ifdef NETQUEUE_WITH_TLS
-#include <asio/ssl.hpp>
+#include "tcp/tls_socket.hpp"
 #endif
 
 #include "core/session.hpp"
@@ -26,9 +26,6 @@ namespace {
 using asio::ip::tcp;
 // Sockets are made on a strand of their own, so their executor is the strand.
 using Strand = asio::any_io_executor;
-#ifdef NETQUEUE_WITH_TLS
-using TlsSocket = asio::ssl::stream<tcp::socket>;
-#endif
 
 tcp::socket& lowest(tcp::socket& s) { return s; }
 #ifdef NETQUEUE_WITH_TLS
@@ -49,8 +46,9 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   static constexpr bool plain = std::is_same_v<Socket, tcp::socket>;
 
  public:
-  Connection(Socket socket, Strand strand)
-      : socket_(std::move(socket)), strand_(std::move(strand)), remote_(endpoint_text(lowest(socket_))) {
+  template <class... SocketArgs>
+  Connection(Strand strand, SocketArgs&&... args)
+      : socket_(std::forward<SocketArgs>(args)...), strand_(std::move(strand)), remote_(endpoint_text(lowest(socket_))) {
     asio::error_code ignored;
     if constexpr (plain) socket_.non_blocking(true, ignored);  // write_now() needs would_block
   }
@@ -114,10 +112,8 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
       for (const auto& b : batch) buffers_.emplace_back(b.data(), b.size());
       writing_ = true;
       if constexpr (!plain) {
-        return asio::async_write(
-            socket_, buffers_,
-            asio::bind_executor(
-                strand_, [self = this->shared_from_this()](asio::error_code ec, std::size_t) { self->wrote(ec); }));
+        return socket_.async_write(buffers_,
+                                   [self = this->shared_from_this()](asio::error_code ec, std::size_t) { self->wrote(ec); });
       } else if (!write_now()) {
         return;  // the rest goes when the socket has room (wrote() follows)
       }
@@ -345,20 +341,11 @@ class TcpTransport final : public Transport {
     Strand strand = socket.get_executor();
 #ifdef NETQUEUE_WITH_TLS
     if (tls_) {
-      auto c = track(std::make_shared<Connection<TlsSocket>>(TlsSocket(std::move(socket), *tls_), strand));
       const bool server = purpose_ == Purpose::server;
-      if (!server) {
-        const std::string& host = options_.netloc.host;
-        asio::error_code not_ip;
-        asio::ip::make_address(host, not_ip);
-        if (not_ip) SSL_set_tlsext_host_name(c->socket().native_handle(), host.c_str());  // SNI for names only
-        c->socket().set_verify_mode(asio::ssl::verify_peer);
-        c->socket().set_verify_callback(asio::ssl::host_name_verification(host));
-      }
+      auto c = track(std::make_shared<Connection<TlsSocket>>(strand, std::move(socket), *tls_, server, options_.netloc.host));
       const auto deadline =
           server ? std::chrono::steady_clock::now() + options_.connection.connect_timeout : connect_deadline_;
-      const auto type = server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client;
-      handshake(c, type, deadline, [this, c, server](asio::error_code ec, bool late) {
+      handshake(c, deadline, [this, c, server](asio::error_code ec, bool late) {
         if (!ec) return open(c);
         const std::string why =
             "TLS handshake with " + c->remote() +
@@ -370,7 +357,7 @@ class TcpTransport final : public Transport {
       return;
     }
 #endif
-    open(track(std::make_shared<Connection<tcp::socket>>(std::move(socket), strand)));
+    open(track(std::make_shared<Connection<tcp::socket>>(strand, std::move(socket))));
   }
 
   template <class Socket>
@@ -393,17 +380,17 @@ class TcpTransport final : public Transport {
   // The TLS handshake, bounded by `deadline`: a silent peer must not hold a
   // connection (or a client's connect) forever. `done(ec, late)` runs on the strand.
   template <class Done>
-  void handshake(const std::shared_ptr<Connection<TlsSocket>>& c, asio::ssl::stream_base::handshake_type type,
-                 std::chrono::steady_clock::time_point deadline, Done done) {
+  void handshake(const std::shared_ptr<Connection<TlsSocket>>& c, std::chrono::steady_clock::time_point deadline,
+                 Done done) {
     auto timer = std::make_shared<asio::steady_timer>(c->strand(), deadline);
     timer->async_wait([c](asio::error_code ec) {
       if (!ec) c->abort_socket();
     });
-    c->socket().async_handshake(type, asio::bind_executor(c->strand(), [timer, done](asio::error_code ec) {
-                                  const bool late = ec && timer->expiry() <= std::chrono::steady_clock::now();
-                                  timer->cancel();
-                                  done(ec, late);
-                                }));
+    c->socket().async_handshake([timer, done](asio::error_code ec) {
+      const bool late = ec && timer->expiry() <= std::chrono::steady_clock::now();
+      timer->cancel();
+      done(ec, late);
+    });
   }
 
   static std::string tls_reason(const asio::error_code& ec) {
