@@ -103,24 +103,59 @@ bool show_progress(const Config& config) {
   return isatty(STDERR_FILENO) && config.child_side != Purpose::server;
 }
 
+// The peers that left (the server's on_peer_left hook), so that a run whose
+// client died fails instead of waiting for it forever.
+class Departures {
+ public:
+  void add(const netqueue::Id& peer) {
+    std::lock_guard lock(mutex_);
+    left_.push_back(peer);
+  }
+  std::vector<netqueue::Id> list() const {
+    std::lock_guard lock(mutex_);
+    return left_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<netqueue::Id> left_;
+};
+
 // Takes the whole list from each peer, in order, checking every message.
 class Receiver {
  public:
-  Receiver(const Workload& workload, std::span<const netqueue::Id> peers) : workload_(workload) {
+  Receiver(const Workload& workload, std::span<const netqueue::Id> peers, const Departures* departures = nullptr)
+      : workload_(workload), departures_(departures) {
     for (const netqueue::Id& peer : peers) next_.emplace(peer, 0);
   }
 
   void receive_all(netqueue::Communicator& comm, Progress& progress) {
     const std::uint64_t total = workload_.sizes.size() * next_.size();
-    for (std::uint64_t i = 0; i < total; ++i) {
-      const netqueue::Message message = comm.get();
-      const std::uint64_t index = next_index(message.peer);
-      workload_.source.check(message, workload_.sizes[index], index);
+    for (std::uint64_t i = 0; i < total;) {
+      auto message = comm.get_for(std::chrono::seconds(1));
+      if (!message) {
+        check_departures();
+        continue;
+      }
+      const std::uint64_t index = next_index(message->peer);
+      workload_.source.check(*message, workload_.sizes[index], index);
       progress.received();
+      ++i;
     }
   }
 
  private:
+  // Nothing arrived for a while: a peer that left with messages missing will not send them.
+  void check_departures() const {
+    if (!departures_) return;
+    for (const netqueue::Id& peer : departures_->list()) {
+      const auto it = next_.find(peer);
+      if (it != next_.end() && it->second < workload_.sizes.size())
+        throw CheckError("client " + peer.str() + " left after " + std::to_string(it->second) + " of its " +
+                         std::to_string(workload_.sizes.size()) + " messages");
+    }
+  }
+
   // Messages of one peer arrive in the order it put them: its n-th message is
   // the n-th of the list.
   std::uint64_t next_index(const netqueue::Id& peer) {
@@ -131,6 +166,7 @@ class Receiver {
   }
 
   const Workload& workload_;
+  const Departures* departures_;
   std::unordered_map<netqueue::Id, std::uint64_t> next_;
 };
 
@@ -214,9 +250,11 @@ Result make_result(const Config& config, const Workload& workload, Purpose side,
 }  // namespace
 
 Result run_server(const Config& config, const Workload& workload) {
-  netqueue::Communicator comm(config.protocol, netqueue::Purpose::server,
-                              make_options(config, netqueue::Purpose::server));
-  Receiver receiver(workload, await_clients(comm, config.clients));
+  Departures departures;
+  netqueue::Options options = make_options(config, netqueue::Purpose::server);
+  options.on_peer_left = [&departures](const netqueue::Id& peer) { departures.add(peer); };
+  netqueue::Communicator comm(config.protocol, netqueue::Purpose::server, std::move(options));
+  Receiver receiver(workload, await_clients(comm, config.clients), &departures);
   Progress progress("server", workload.sizes.size(), workload.sizes.size() * config.clients, show_progress(config));
   comm.put(start_message());  // to every client at once
   const Clock::time_point start = Clock::now();
