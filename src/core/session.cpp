@@ -165,16 +165,20 @@ void Session::say_goodbye() {
 }
 
 std::span<const Batcher::Buffer> Session::next_batch() {
-  {
+  if (taken_at_ == taken_.size()) {
+    taken_.clear();
+    taken_at_ = 0;
     std::lock_guard lock(mutex_);
-    taken_.swap(incoming_);
+    taken_.swap(incoming_);  // incoming_ gets the old buffer back: no reallocation
     if (taken_.empty() && batcher_.empty()) {
       wake_pending_ = false;
       return {};
     }
   }
-  for (Stream& s : taken_) batcher_.push(std::move(s));
-  taken_.clear();
+  // Feed the batcher a couple of batches ahead only: a burst of puts waits in
+  // one queue, not moved whole into a second one.
+  const std::uint64_t ahead = 2 * static_cast<std::uint64_t>(core_.options().connection.max_size);
+  while (taken_at_ < taken_.size() && batcher_.pending_bytes() < ahead) batcher_.push(std::move(taken_[taken_at_++]));
   return batcher_.next();
 }
 
@@ -264,6 +268,7 @@ void Session::on_closed(const std::string& error, std::exception_ptr cause) {
   }
   batcher_.clear();
   taken_.clear();
+  taken_at_ = 0;
   if (!cause) {
     const Id peer = this->peer();
     cause = std::make_exception_ptr(ClosedError(

@@ -100,7 +100,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<bool> failing_{false};  // failure_ is set
   std::exception_ptr end_cause_;      // why the session ended
   Batcher batcher_;
-  std::vector<Stream> taken_;  // strand: swapped with incoming_
+  std::vector<Stream> taken_;  // strand: swapped with incoming_, fed to batcher_ from taken_at_
+  std::size_t taken_at_ = 0;
   std::shared_ptr<SendState> state_;
 
   Id peer_;  // under mutex_ (known after the hello)
