@@ -104,11 +104,17 @@ bool Core::close_for(std::chrono::nanoseconds deadline) {
   } else {
     transport_->stop_accepting();
   }
+  std::vector<std::shared_ptr<Session>> nameless;
   {
-    // Goodbyes must be read even from peers paused by the receive bound.
+    // Goodbyes must be read even from peers paused by the receive bound; a
+    // connection that never said hello is no peer to wait for.
     std::lock_guard lock(mutex_);
-    for (const auto& s : sessions_) s->resume();
+    for (const auto& s : sessions_) {
+      s->resume();
+      if (purpose_ == Purpose::server && !s->identified()) nameless.push_back(s);
+    }
   }
+  for (auto& s : nameless) s->abort("the server is closing and this connection never said hello");
   auto all_ended = [&] { return sessions_.empty(); };
   bool graceful;
   std::vector<std::shared_ptr<Session>> left;
