@@ -127,33 +127,31 @@ class TlsSocket {
   void run(Op op, Then done, bool reading = false) {
     const int r = op();
     const int error = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
-    if (error == SSL_ERROR_WANT_READ || (reading && error == SSL_ERROR_NONE)) {
-      if (reading) {
+    auto again = [this, op, done, reading](asio::error_code ec) mutable {
+      if (ec) return done(ec, 0);
+      run(op, done, reading);
+    };
+    switch (error) {
+      case SSL_ERROR_NONE:
+        if (!reading) return flush([done, r](asio::error_code ec) mutable { done(ec, r); });
         kick_flush();
-        if (error == SSL_ERROR_NONE) return asio::post(socket_.get_executor(), [done, r]() mutable { done({}, r); });
-        return fill([this, op, done](asio::error_code ec) mutable {
-          if (ec) return done(ec, 0);
-          run(op, done, true);
+        return asio::post(socket_.get_executor(), [done, r]() mutable { done({}, r); });
+      case SSL_ERROR_WANT_READ:
+        if (reading) {
+          kick_flush();
+          return fill(std::move(again));
+        }
+        return flush([this, again](asio::error_code ec) mutable {
+          if (ec) return again(ec);
+          fill(std::move(again));
         });
+      case SSL_ERROR_WANT_WRITE: return flush(std::move(again));
+      default: {
+        const asio::error_code ec = error == SSL_ERROR_ZERO_RETURN ? asio::error::eof : failure(r);
+        // Send what OpenSSL queued (an alert tells the peer why), then report.
+        return flush([done, ec](asio::error_code) mutable { done(ec, 0); });
       }
-      return flush([this, op, done](asio::error_code ec) mutable {
-        if (ec) return done(ec, 0);
-        fill([this, op, done](asio::error_code ec) mutable {
-          if (ec) return done(ec, 0);
-          run(op, done);
-        });
-      });
     }
-    if (error == SSL_ERROR_NONE) return flush([done, r](asio::error_code ec) mutable { done(ec, r); });
-    if (error == SSL_ERROR_WANT_WRITE) {
-      return flush([this, op, done, reading](asio::error_code ec) mutable {
-        if (ec) return done(ec, 0);
-        run(op, done, reading);
-      });
-    }
-    const asio::error_code ec = error == SSL_ERROR_ZERO_RETURN ? asio::error::eof : failure(r);
-    // Send what OpenSSL queued (an alert tells the peer why), then report.
-    flush([done, ec](asio::error_code) mutable { done(ec, 0); });
   }
 
   // Starts sending what OpenSSL produced, without waiting for it.
