@@ -191,6 +191,20 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
     if (closing_) return;
     closing_ = true;
     error_ = error;
+    if constexpr (!plain) {
+      if (graceful && !writing_) {
+        // TLS says it is done (close_notify) before the FIN; no need to wait for the peer's.
+        shutting_down_ = true;
+        return socket_.async_shutdown([self = this->shared_from_this()](asio::error_code) {
+          self->shutting_down_ = false;
+          self->close_socket(true);
+        });
+      }
+    }
+    close_socket(graceful);
+  }
+
+  void close_socket(bool graceful) {
     asio::error_code ignored;
     if (graceful) lowest(socket_).shutdown(tcp::socket::shutdown_send, ignored);  // FIN after what was written
     lowest(socket_).close(ignored);  // cancels the read (and a write still in flight)
@@ -199,7 +213,7 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
 
   // Reports the end once nothing is in flight: the session's buffers are free then.
   void finish() {
-    if (!closing_ || reading_ || writing_ || !session_) return;
+    if (!closing_ || reading_ || writing_ || shutting_down_ || !session_) return;
     auto session = std::move(session_);
     session->on_closed(error_);
   }
@@ -209,7 +223,7 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   std::string remote_;
   std::shared_ptr<Session> session_;
   std::vector<asio::const_buffer> buffers_;
-  bool reading_ = false, writing_ = false, closing_ = false;
+  bool reading_ = false, writing_ = false, closing_ = false, shutting_down_ = false;
   int low_watermark_ = 1;
   std::string error_;
 };

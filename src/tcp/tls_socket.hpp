@@ -62,6 +62,14 @@ class TlsSocket {
     run([this] { return SSL_do_handshake(ssl_); }, [done](asio::error_code ec, int) { done(ec); });
   }
 
+  // Sends close_notify (once the pair's pending output is out); does not wait
+  // for the peer's.
+  void async_shutdown(Done done) {
+    SSL_shutdown(ssl_);
+    ERR_clear_error();
+    flush(std::move(done));
+  }
+
   // Reads what is there (at least one byte) into `buffer`.
   template <class Handler>
   void async_read_some(asio::mutable_buffer buffer, Handler handler) {
