@@ -55,28 +55,20 @@ SendFuture Core::put(Stream data, std::span<const Id> peers) {
   }
 
   if (peers.size() == 1) {  // to one peer: no list to build
-    std::shared_ptr<Session> session;
-    {
-      std::lock_guard lock(mutex_);
-      if (auto it = peers_.find(peers[0]); it != peers_.end()) session = it->second;
-    }
-    if (session) return SendFuture(session->enqueue(std::move(data)));
+    std::shared_ptr<Session> session = find(peers[0]);
+    return SendFuture(session ? session->enqueue(std::move(data)) : not_connected(peers[0]));
   }
   std::vector<SendFuture::Target> targets;
   std::vector<std::shared_ptr<Session>> sessions;
-  {
+  if (peers.empty()) {
     std::lock_guard lock(mutex_);
-    if (peers.empty()) {
-      for (const auto& [id, s] : peers_) sessions.push_back(s);
-    }
-    for (const Id& p : peers) {
-      auto it = peers_.find(p);
-      if (it != peers_.end()) {
-        sessions.push_back(it->second);
-      } else {
-        auto error = std::make_exception_ptr(ClosedError(p, "peer " + p.str() + " is not connected"));
-        targets.push_back({std::make_shared<SendState>(error), 1});
-      }
+    for (const auto& [id, s] : peers_) sessions.push_back(s);
+  }
+  for (const Id& p : peers) {
+    if (auto s = find(p)) {
+      sessions.push_back(std::move(s));
+    } else {
+      targets.push_back(not_connected(p));
     }
   }
   if (sessions.empty() && targets.empty()) return SendFuture::ready_value();  // broadcast to nobody
@@ -84,6 +76,17 @@ SendFuture Core::put(Stream data, std::span<const Id> peers) {
   for (std::size_t i = 0; i < sessions.size(); ++i)
     targets.push_back(sessions[i]->enqueue(i + 1 == sessions.size() ? std::move(data) : data.copy()));
   return SendFuture(std::move(targets));
+}
+
+std::shared_ptr<Session> Core::find(const Id& peer) const {
+  std::lock_guard lock(mutex_);
+  auto it = peers_.find(peer);
+  return it == peers_.end() ? nullptr : it->second;
+}
+
+SendFuture::Target Core::not_connected(const Id& peer) {
+  auto error = std::make_exception_ptr(ClosedError(peer, "peer " + peer.str() + " is not connected"));
+  return {std::make_shared<SendState>(error), 1};
 }
 
 std::optional<Message> Core::get_until(Inbox::clock::time_point deadline) {

@@ -66,6 +66,10 @@ class Core final : public Hub {
 
  private:
   void on_event(const PeerHook& hook, const Id& peer);
+  // The identified peer's session, or null.
+  std::shared_ptr<Session> find(const Id& peer) const;
+  // A put target that failed already: `peer` is not connected.
+  static SendFuture::Target not_connected(const Id& peer);
 
   const Protocol protocol_;
   const Purpose purpose_;

@@ -116,7 +116,7 @@ class TlsSocket {
         offset += static_cast<std::size_t>(n);
         continue;
       }
-      if (SSL_get_error(ssl_, n) != SSL_ERROR_WANT_WRITE) return finish(handler, failure(n));
+      if (SSL_get_error(ssl_, n) != SSL_ERROR_WANT_WRITE) return fail_later(handler, failure(n));
       // The pair is full: send it, then go on encrypting.
       return flush([this, buffers, index, offset, handler = std::move(handler)](asio::error_code ec) mutable {
         if (ec) return handler(ec, std::size_t{0});
@@ -175,8 +175,9 @@ class TlsSocket {
     return asio::error::connection_aborted;
   }
 
+  // Reports `ec` from the executor, not from inside the call that started the operation.
   template <class Handler>
-  void finish(Handler& handler, asio::error_code ec) {
+  void fail_later(Handler& handler, asio::error_code ec) {
     asio::post(socket_.get_executor(), [handler = std::move(handler), ec]() mutable { handler(ec, std::size_t{0}); });
   }
 
