@@ -47,10 +47,28 @@ struct Options {
     // Bytes received from one peer and not yet taken by get(): past it the
     // transport stops reading from that peer (flow control does the rest).
     std::size_t receive_bound = 4 * MiB;
+    // A new connection must say hello within this time, or it is closed.
+    std::chrono::milliseconds hello_timeout{std::chrono::seconds(10)};
+    // A session whose link ended cleanly (a gRPC call, as net-queue's Python
+    // clients make one per exchange) waits this long for the peer's next link
+    // before it ends.
+    std::chrono::milliseconds resume_timeout{std::chrono::seconds(30)};
 
     std::size_t effective_merge_size() const noexcept { return merge_size.value_or(max_size); }
     std::size_t effective_efficient_size() const noexcept { return efficient_size.value_or(max_size / 64); }
   } connection;
+
+  // MQTT (protocol mqtt): netloc is the broker's address.
+  struct Mqtt {
+    // 1: every piece is acknowledged by the broker (PUBACK) before its puts
+    // resolve, and a lost broker connection fails the sessions loudly. 0: as
+    // net-queue does; a lost piece cannot be detected (nor its loss reported).
+    int qos = 1;
+    // MQTT keepalive: the broker (and we) notice a silent connection after 1.5x this.
+    std::chrono::seconds keepalive{60};
+    // Publishes in flight at once per communicator (QoS 1: awaiting PUBACK).
+    unsigned window = 32;
+  } mqtt;
 
   // Threads for connection handling.
   unsigned workers = 1;

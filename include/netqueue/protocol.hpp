@@ -6,10 +6,12 @@
 
 namespace netqueue {
 
-enum class Protocol { tcp, mqtt, grpc };
+// inproc: communicators in one process, no sockets (netloc.host names the
+// endpoint, netloc.port numbers it; a server may take port 0 as over TCP).
+enum class Protocol { tcp, mqtt, grpc, inproc };
 enum class Purpose { client, server };
 
-// "tcp", "mqtt", "grpc" (case-sensitive). An unknown name throws OptionError
+// "tcp", "mqtt", "grpc", "inproc" (case-sensitive). An unknown name throws OptionError
 // naming the valid ones.
 Protocol parse_protocol(std::string_view name);
 // "client", "server".

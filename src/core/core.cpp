@@ -12,9 +12,22 @@ Inbox::clock::time_point deadline_after(std::chrono::nanoseconds d) {
   return d >= Inbox::clock::time_point::max() - now ? Inbox::clock::time_point::max() : now + d;
 }
 
-Options checked(Options options, Protocol protocol, Purpose purpose) {
-  validate(options, protocol, purpose);
+const TransportInfo& transport_info(Protocol protocol) {
+  const TransportInfo* info = find_transport(protocol);
+  if (!info)
+    throw Error(errc::unavailable, "protocol '" + std::string(to_string(protocol)) + "' is not built into this library");
+  return *info;
+}
+
+Options checked(Options options, Protocol protocol, Purpose purpose, bool registered) {
+  validate(options, purpose);
+  if (registered) transport_info(protocol).validate(options, purpose);
   return resolve(std::move(options));
+}
+
+std::string seconds(std::chrono::milliseconds d) {
+  std::string s = std::to_string(std::chrono::duration<double>(d).count());
+  return s.substr(0, s.find('.') + 2) + " s";
 }
 
 }  // namespace
@@ -22,16 +35,17 @@ Options checked(Options options, Protocol protocol, Purpose purpose) {
 Core::Core(Protocol protocol, Purpose purpose, Options options, TransportMaker maker)
     : protocol_(protocol),
       purpose_(purpose),
-      options_(checked(std::move(options), protocol, purpose)),
+      options_(checked(std::move(options), protocol, purpose, !maker)),
       id_(*options_.id),
-      inbox_(options_.serialization.queue_size, options_.serialization.drop_oldest) {
+      inbox_(options_.serialization.queue_size, options_.serialization.drop_oldest),
+      workers_(options_.workers) {
   if (purpose_ == Purpose::client) {
     // The client's session exists before it connects: puts queue behind its hello.
-    client_ = std::make_shared<Session>(*this, nullptr);
+    client_ = std::make_shared<Session>(*this, std::string());
     client_->enqueue(Stream::borrow(id_.as_bytes()));
     sessions_.insert(client_);
   }
-  transport_ = maker ? maker(*this) : make_transport(protocol_, purpose_, options_, *this);
+  transport_ = maker ? maker(*this) : transport_info(protocol_).make(purpose_, options_, *this);
   transport_->start();
 }
 
@@ -117,7 +131,7 @@ bool Core::close_for(std::chrono::nanoseconds deadline) {
       if (purpose_ == Purpose::server && !s->identified()) nameless.push_back(s);
     }
   }
-  for (auto& s : nameless) s->abort("the server is closing and this connection never said hello");
+  for (auto& s : nameless) s->end("the server is closing and this connection never said hello");
   auto all_ended = [&] { return sessions_.empty(); };
   bool graceful;
   std::vector<std::shared_ptr<Session>> left;
@@ -126,10 +140,15 @@ bool Core::close_for(std::chrono::nanoseconds deadline) {
     graceful = changed_.wait_until(lock, until, all_ended);
     left.assign(sessions_.begin(), sessions_.end());
   }
-  for (auto& s : left) s->abort("closed before the peer finished (close deadline passed)");
+  for (auto& s : left) s->end("closed before the peer finished (close deadline passed)");
   transport_->stop();
+  workers_.stop();
   // Whatever the transport did not end, ends here (its threads are joined).
-  for (auto& s : left) s->on_closed("communicator closed");
+  {
+    std::lock_guard lock(mutex_);
+    left.assign(sessions_.begin(), sessions_.end());
+  }
+  for (auto& s : left) s->detached(LinkEnd::lost, "communicator closed");
   inbox_.close(std::make_exception_ptr(ClosedError(id_, "communicator " + id_.str() + " is closed")));
   closed_ = graceful;
   return graceful;
@@ -160,24 +179,53 @@ Statistics Core::statistics() const {
 
 // ---- Hub ----
 
-std::shared_ptr<Session> Core::attach(std::shared_ptr<Link> link) {
-  if (purpose_ == Purpose::client) {
-    if (client_->ended()) return nullptr;
-    client_->attach(std::move(link));
-    return client_;
+std::shared_ptr<Pipe> Core::attach(std::shared_ptr<Link> link, std::string_view key) {
+  if (purpose_ == Purpose::client) return client_->attach(std::move(link)) ? client_ : nullptr;
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(mutex_);
+    if (!key.empty()) {
+      auto it = keyed_.find(std::string(key));
+      if (it != keyed_.end() && !it->second->over()) {
+        // The next link of a live session (even while closing: it may carry the goodbye).
+        return it->second->attach(std::move(link)) ? it->second : nullptr;
+      }
+    }
+    if (closing_.load(std::memory_order_acquire)) return nullptr;
+    session = std::make_shared<Session>(*this, std::string(key));
+    session->attach(std::move(link));
+    sessions_.insert(session);
+    if (!key.empty()) keyed_[session->key()] = session;
   }
-  std::lock_guard lock(mutex_);
-  if (closing_.load(std::memory_order_acquire)) return nullptr;
-  auto session = std::make_shared<Session>(*this, std::move(link));
-  sessions_.insert(session);
+  // A link that never says hello does not hold its resources for long.
+  const auto limit = options_.connection.hello_timeout;
+  workers_.at(Workers::clock::now() + limit, [weak = std::weak_ptr<Session>(session), limit] {
+    if (auto s = weak.lock(); s && !s->identified())
+      s->end("said no hello within connection.hello_timeout (" + seconds(limit) + ")");
+  });
   return session;
 }
 
-void Core::connect_failed(const std::string& reason) {
-  auto error = std::make_exception_ptr(Error(errc::connect_failed, reason));
+void Core::session_detached(const std::shared_ptr<Session>& session) {
+  const auto limit = options_.connection.resume_timeout;
+  workers_.at(Workers::clock::now() + limit,
+              [weak = std::weak_ptr<Session>(session), links = session->links(), limit] {
+                auto s = weak.lock();
+                if (s && !s->linked() && s->links() == links)
+                  s->end("no new link within connection.resume_timeout (" + seconds(limit) + ")");
+              });
+}
+
+void Core::transport_failed(errc code, const std::string& reason) {
   log(LogLevel::error, reason);
-  inbox_.close(error);
-  client_->on_closed(reason, error);
+  auto error = std::make_exception_ptr(Error(code, reason));
+  if (purpose_ == Purpose::client) inbox_.close(error);
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    std::lock_guard lock(mutex_);
+    all.assign(sessions_.begin(), sessions_.end());
+  }
+  for (auto& s : all) s->end(reason, LogLevel::debug, purpose_ == Purpose::client ? error : nullptr);
 }
 
 void Core::log(LogLevel level, const std::string& text) {
@@ -229,6 +277,7 @@ void Core::session_ended(const std::shared_ptr<Session>& session, const std::str
   {
     std::lock_guard lock(mutex_);
     sessions_.erase(session);
+    if (auto k = keyed_.find(session->key()); k != keyed_.end() && k->second == session) keyed_.erase(k);
     auto it = peers_.find(peer);
     if (identified && it != peers_.end() && it->second == session) peers_.erase(it);
   }

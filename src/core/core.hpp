@@ -17,6 +17,7 @@
 
 #include "core/inbox.hpp"
 #include "core/transport.hpp"
+#include "core/workers.hpp"
 #include "netqueue/communicator.hpp"
 
 namespace netqueue::detail {
@@ -28,9 +29,9 @@ class Core final : public Hub {
   using TransportMaker = std::function<std::unique_ptr<Transport>(Hub&)>;
 
   // Validates the options, makes the transport (from the registry, or from
-  // `maker` for tests) and starts it.
+  // `maker` for tests of the seam itself) and starts it.
   Core(Protocol protocol, Purpose purpose, Options options, TransportMaker maker = {});
-  ~Core() override;
+  ~Core();
 
   // ---- Communicator API ----
   const Id& id() const noexcept { return id_; }
@@ -44,9 +45,10 @@ class Core final : public Hub {
   Statistics statistics() const;
 
   // ---- Hub (transport side) ----
-  std::shared_ptr<Session> attach(std::shared_ptr<Link> link) override;
-  void connect_failed(const std::string& reason) override;
+  std::shared_ptr<Pipe> attach(std::shared_ptr<Link> link, std::string_view key) override;
+  void transport_failed(errc code, const std::string& reason) override;
   void log(LogLevel level, const std::string& text) override;
+  std::shared_ptr<Executor> make_executor() override { return workers_.make_executor(); }
 
   // ---- Session side ----
   const Options& options() const noexcept { return options_; }
@@ -55,6 +57,8 @@ class Core final : public Hub {
   bool identify(const std::shared_ptr<Session>& session, const Id& peer, std::string& why);
   void deliver(const std::shared_ptr<Session>& session, std::vector<Message>& messages);
   void session_ended(const std::shared_ptr<Session>& session, const std::string& error);
+  // The session's link ended and it waits for the next one (resume_timeout).
+  void session_detached(const std::shared_ptr<Session>& session);
   void count_stream_in(std::uint64_t bytes) noexcept { stream_in_.fetch_add(bytes, std::memory_order_relaxed); }
   void count_received(std::uint64_t bytes) noexcept { bytes_in_.fetch_add(bytes, std::memory_order_relaxed); }
   void count_sent(std::uint64_t stream_bytes, std::uint64_t payload, std::uint64_t messages) noexcept {
@@ -81,6 +85,7 @@ class Core final : public Hub {
   std::condition_variable changed_;
   std::unordered_set<std::shared_ptr<Session>> sessions_;   // live, identified or not
   std::unordered_map<Id, std::shared_ptr<Session>> peers_;  // identified
+  std::unordered_map<std::string, std::shared_ptr<Session>> keyed_;  // by the transport's key
   std::shared_ptr<Session> client_;                         // a client's one session
   std::atomic<bool> closing_{false};
 
@@ -90,6 +95,7 @@ class Core final : public Hub {
   std::atomic<std::uint64_t> bytes_in_{0}, bytes_out_{0}, messages_in_{0}, messages_out_{0};
   std::atomic<std::uint64_t> dropped_{0}, truncated_{0}, stream_in_{0}, stream_out_{0};
 
+  Workers workers_;                       // stopped after the transport, before the rest goes
   std::unique_ptr<Transport> transport_;  // last: stopped before the rest goes
 };
 

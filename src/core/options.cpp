@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 
+#include "core/transport.hpp"
 #include "netqueue/error.hpp"
 
 namespace netqueue {
@@ -15,14 +16,15 @@ struct ProtocolName {
   Protocol protocol;
   std::string_view name;
 };
-constexpr ProtocolName protocol_names[] = {{Protocol::tcp, "tcp"}, {Protocol::mqtt, "mqtt"}, {Protocol::grpc, "grpc"}};
+constexpr ProtocolName protocol_names[] = {
+    {Protocol::tcp, "tcp"}, {Protocol::mqtt, "mqtt"}, {Protocol::grpc, "grpc"}, {Protocol::inproc, "inproc"}};
 
 }  // namespace
 
 Protocol parse_protocol(std::string_view name) {
   for (const auto& p : protocol_names)
     if (p.name == name) return p.protocol;
-  throw OptionError("protocol", "unknown protocol '" + std::string(name) + "' (valid: tcp, mqtt, grpc)");
+  throw OptionError("protocol", "unknown protocol '" + std::string(name) + "' (valid: tcp, mqtt, grpc, inproc)");
 }
 
 Purpose parse_purpose(std::string_view name) {
@@ -58,7 +60,6 @@ std::string_view to_string(LogLevel level) noexcept {
 }
 
 namespace detail {
-namespace {
 
 void require(bool ok, const char* option, const std::string& why) {
   if (!ok) throw OptionError(option, why);
@@ -70,14 +71,12 @@ void require_readable(const std::optional<std::string>& path, const char* option
   require(in.good(), option, "cannot read '" + *path + "'");
 }
 
-}  // namespace
-
-void validate(const Options& o, Protocol protocol, Purpose purpose) {
+void validate(const Options& o, Purpose purpose) {
   require(!o.netloc.host.empty(), "netloc.host", "empty host");
   require(o.netloc.port <= 65535, "netloc.port", std::to_string(o.netloc.port) + " is out of range (0 to 65535)");
-  require(purpose == Purpose::server || o.netloc.port != 0, "netloc.port",
-          "a client needs the server's port (0 is only for servers)");
   require(o.connection.connect_timeout.count() >= 0, "connection.connect_timeout", "negative timeout");
+  require(o.connection.hello_timeout.count() > 0, "connection.hello_timeout", "must be positive");
+  require(o.connection.resume_timeout.count() >= 0, "connection.resume_timeout", "negative timeout");
   require(o.connection.max_size > 0, "connection.max_size", "must be at least 1 byte");
   const auto merge = o.connection.effective_merge_size();
   const auto efficient = o.connection.effective_efficient_size();
@@ -93,7 +92,6 @@ void validate(const Options& o, Protocol protocol, Purpose purpose) {
   require(!o.serialization.queue_size || *o.serialization.queue_size > 0, "serialization.queue_size",
           "0 would drop every message (leave it unset for unlimited)");
   if (o.security.active()) {
-    require(protocol != Protocol::tcp || tls_available(), "security", "this build has no TLS (NETQUEUE_WITH_TLS=OFF)");
     if (purpose == Purpose::server) {
       require(o.security.key.has_value(), "security.key", "a TLS server needs a private key file");
       require(o.security.certificate.has_value(), "security.certificate",

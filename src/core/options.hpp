@@ -6,10 +6,9 @@
 
 namespace netqueue::detail {
 
-// Checks every field; throws OptionError naming the first bad one and why.
-void validate(const Options& options, Protocol protocol, Purpose purpose);
-// Whether this build has TLS for TCP (defined in registry.cpp).
-bool tls_available() noexcept;
+// Checks every protocol-independent field; throws OptionError naming the
+// first bad one and why. Transports check their own (TransportInfo::validate).
+void validate(const Options& options, Purpose purpose);
 
 // Fills in what the user left to defaults (id, log hook).
 Options resolve(Options options);

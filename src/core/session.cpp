@@ -23,24 +23,26 @@ FrameDecoder::Limits decoder_limits(const Options& o) {
 
 }  // namespace
 
-Session::Session(Core& core, std::shared_ptr<Link> link)
+Session::Session(Core& core, std::string key)
     : core_(core),
+      key_(std::move(key)),
       receive_bound_(core.options().connection.receive_bound),
       decoder_(decoder_limits(core.options())),
-      link_(std::move(link)),
       batcher_(core.options().connection.max_size, core.options().connection.effective_merge_size(),
                core.options().connection.effective_efficient_size()),
       state_(std::make_shared<SendState>()) {}
 
 // ---- receive side ----
 
-void Session::on_received(std::size_t n) {
+void Session::received(std::size_t n) {
   core_.count_stream_in(n);
   decoder_.commit(n, frames_);
   handle(frames_);
 }
 
-void Session::on_piece(const Chunk& piece) {
+void Session::received_piece(Chunk piece) {
+  // Memory the transport does not own beyond this call is copied here, once.
+  if (!piece.owned()) piece = Chunk::copy_of(piece.bytes());
   core_.count_stream_in(piece.size());
   decoder_.feed(piece, frames_);
   handle(frames_);
@@ -48,11 +50,12 @@ void Session::on_piece(const Chunk& piece) {
 
 void Session::handle(std::vector<DecodedFrame>& frames) {
   for (DecodedFrame& f : frames) {
-    if (ended() || failing_.load(std::memory_order_acquire)) break;
+    if (over()) break;
     if (!identified()) {
       if (f.part || f.data.size() != Id::size) {
-        fail("the first frame is " + std::to_string(f.part ? f.part->total : f.data.size()) +
-             " bytes long, not a 16-byte hello");
+        end("the first frame is " + std::to_string(f.part ? f.part->total : f.data.size()) +
+                " bytes long, not a 16-byte hello",
+            LogLevel::error);
         break;
       }
       if (!on_hello(f.data)) break;
@@ -66,7 +69,7 @@ void Session::handle(std::vector<DecodedFrame>& frames) {
       continue;
     }
     if (peer_said_goodbye_) {
-      fail("data after the peer's goodbye");
+      end("data after the peer's goodbye", LogLevel::error);
       break;
     }
     if (f.truncated) core_.count_truncated();
@@ -76,6 +79,11 @@ void Session::handle(std::vector<DecodedFrame>& frames) {
   }
   frames.clear();
   if (!deliveries_.empty()) core_.deliver(shared_from_this(), deliveries_);
+  // A first frame that cannot be a hello is refused on its header alone.
+  if (!identified() && !over()) {
+    if (auto length = decoder_.pending_length(); length && *length != Id::size)
+      end("the first frame is " + std::to_string(*length) + " bytes long, not a 16-byte hello", LogLevel::error);
+  }
 }
 
 bool Session::on_hello(const Stream& data) {
@@ -87,7 +95,7 @@ bool Session::on_hello(const Stream& data) {
   state_->set_peer(id);
   std::string why;
   if (!core_.identify(shared_from_this(), id, why)) {
-    fail(why);
+    end(why, LogLevel::error);
     return false;
   }
   identified_.store(true, std::memory_order_release);
@@ -95,7 +103,7 @@ bool Session::on_hello(const Stream& data) {
 }
 
 bool Session::receiving() {
-  if (ended() || failing_.load(std::memory_order_acquire)) return false;
+  if (over()) return false;
   // Closing waits for goodbyes, which must be read whatever get() does.
   if (core_.closing()) return true;
   const auto bound = static_cast<std::int64_t>(receive_bound_);
@@ -164,7 +172,7 @@ void Session::say_goodbye() {
   if (wake) wake->wake_send();
 }
 
-std::span<const Batcher::Buffer> Session::next_batch() {
+bool Session::refill() {
   if (taken_at_ == taken_.size()) {
     taken_.clear();
     taken_at_ = 0;
@@ -172,20 +180,47 @@ std::span<const Batcher::Buffer> Session::next_batch() {
     taken_.swap(incoming_);  // incoming_ gets the old buffer back: no reallocation
     if (taken_.empty() && batcher_.empty()) {
       wake_pending_ = false;
-      return {};
+      return false;
     }
   }
   // Feed the batcher a couple of batches ahead only: a burst of puts waits in
   // one queue, not moved whole into a second one.
   const std::uint64_t ahead = 2 * static_cast<std::uint64_t>(core_.options().connection.max_size);
   while (taken_at_ < taken_.size() && batcher_.pending_bytes() < ahead) batcher_.push(std::move(taken_[taken_at_++]));
+  return true;
+}
+
+std::span<const Pipe::Buffer> Session::next_batch() {
+  if (!refill()) return {};
   return batcher_.next();
 }
 
-void Session::on_sent() {
+void Session::sent() {
   const std::size_t n = batcher_.batch_bytes();
-  auto done = batcher_.consume();
+  count_out(n, batcher_.consume());
   state_->advance(n);
+  finish_if_done();
+}
+
+Stream Session::take_piece() {
+  if (!refill()) return {};
+  auto taken = batcher_.take();
+  taken_bytes_.fetch_add(taken.piece.size(), std::memory_order_relaxed);
+  count_out(taken.piece.size(), taken.completed);
+  return std::move(taken.piece);
+}
+
+void Session::acknowledged(std::uint64_t bytes) {
+  state_->advance(bytes);
+  finish_if_done();
+}
+
+std::uint64_t Session::unacknowledged() const noexcept {
+  return taken_bytes_.load(std::memory_order_relaxed) - state_->sent();
+}
+
+void Session::count_out(std::uint64_t bytes, Batcher::Completed done) {
+  out_ += bytes;
   // Statistics count data messages: our hello (always the first frame) and
   // goodbye (always the last) are not.
   if (done.frames > 0 && !hello_counted_) {
@@ -198,19 +233,18 @@ void Session::on_sent() {
     std::lock_guard lock(mutex_);
     goodbye = goodbye_end_;
   }
-  if (goodbye && state_->sent() >= *goodbye && done.frames > 0) {
+  if (goodbye && out_ >= *goodbye && done.frames > 0) {
     --done.frames;
     done.payload -= Id::size;
   }
-  core_.count_sent(n, done.payload, done.frames);
-  finish_if_done();
+  core_.count_sent(bytes, done.payload, done.frames);
 }
 
 void Session::finish_if_done() {
   std::shared_ptr<Link> link;
   {
     std::lock_guard lock(mutex_);
-    // Both goodbyes exchanged (ours handed over): the session is over.
+    // Both goodbyes exchanged (ours acknowledged): the session is over.
     if (!goodbye_end_ || !peer_said_goodbye_ || state_->sent() < *goodbye_end_) return;
     link = link_;
   }
@@ -218,54 +252,80 @@ void Session::finish_if_done() {
   if (link) link->close(true);
 }
 
-// ---- ending ----
+// ---- links and the end ----
 
-void Session::attach(std::shared_ptr<Link> link) {
+bool Session::attach(std::shared_ptr<Link> link) {
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
+    if (link_ || over()) return false;
     link_ = link;
-    wake = !incoming_.empty();
+    ++links_;
+    wake = !incoming_.empty() || !batcher_.empty();
     wake_pending_ = wake;
   }
   if (wake) link->wake_send();
+  return true;
 }
 
-void Session::fail(const std::string& reason, LogLevel level) {
+void Session::detached(LinkEnd end, const std::string& reason) {
+  bool resumable;
+  {
+    std::lock_guard lock(mutex_);
+    link_.reset();  // the link held us: the cycle is broken
+    wake_pending_ = false;
+    // After both goodbyes, however the link ended, the session ended well.
+    const bool done = peer_said_goodbye_ && goodbye_end_ && state_->sent() >= *goodbye_end_;
+    resumable = end == LinkEnd::resumable && unacknowledged() == 0 && !done && !over();
+  }
+  if (!resumable) return finish(reason);
+  core_.log(LogLevel::debug, describe() + ": link ended (" + reason + "); the session waits for the next one");
+  core_.session_detached(shared_from_this());
+}
+
+void Session::end(const std::string& reason, LogLevel level, std::exception_ptr cause) {
   std::shared_ptr<Link> link;
   {
     std::lock_guard lock(mutex_);
-    if (failing_.load(std::memory_order_relaxed) || ended()) return;
+    if (over()) return;
     failure_ = reason;
-    failing_.store(true, std::memory_order_release);
+    failure_cause_ = std::move(cause);
+    ending_.store(true, std::memory_order_release);
     link = link_;
   }
   core_.log(level, describe() + ": " + reason);
-  if (link) link->close(false);
+  // With a link, its detach finishes the session; without one, nothing else
+  // touches the session: it finishes here.
+  if (link) {
+    link->close(false);
+  } else {
+    finish(reason);
+  }
 }
 
-void Session::abort(const std::string& reason) { fail(reason, LogLevel::warning); }
-
-void Session::on_closed(const std::string& error, std::exception_ptr cause) {
+void Session::finish(const std::string& error) {
   if (ended_.exchange(true, std::memory_order_acq_rel)) return;
   std::string reason;
+  std::exception_ptr cause;
   {
     std::lock_guard lock(mutex_);
-    // After both goodbyes, however the connection ended, the session ended well.
     const bool done = peer_said_goodbye_ && goodbye_end_ && state_->sent() >= *goodbye_end_;
     reason = !failure_.empty() ? failure_ : done ? std::string() : error;
+    cause = failure_cause_;
     send_closed_ = true;
     incoming_.clear();
-    link_.reset();  // the link holds the session: break the cycle
+    link_.reset();
   }
   frames_.clear();
-  if (decoder_.finish(frames_)) {
+  // What a session that ended inside a message received of it is delivered,
+  // marked truncated; nothing from a session that never said hello is.
+  if (decoder_.finish(frames_) && identified()) {
     core_.count_truncated();
     core_.log(LogLevel::warning, describe() + ": the session ended inside a message (truncated)");
     for (DecodedFrame& f : frames_) deliveries_.push_back(Message{peer_, std::move(f.data), f.part, true});
-    frames_.clear();
     if (!deliveries_.empty()) core_.deliver(shared_from_this(), deliveries_);
   }
+  frames_.clear();
   batcher_.clear();
   taken_.clear();
   taken_at_ = 0;
@@ -285,6 +345,16 @@ void Session::on_closed(const std::string& error, std::exception_ptr cause) {
 Id Session::peer() const {
   std::lock_guard lock(mutex_);
   return peer_;
+}
+
+std::uint64_t Session::links() const {
+  std::lock_guard lock(mutex_);
+  return links_;
+}
+
+bool Session::linked() const {
+  std::lock_guard lock(mutex_);
+  return link_ != nullptr;
 }
 
 std::string Session::describe() const {

@@ -1,11 +1,15 @@
-// Session: everything protocol-independent about one connection.
+// Session: everything protocol-independent about one peer. It outlives the
+// links that carry it (the transport's Pipe contract, core/transport.hpp).
 //
-// Receive side (called by the transport on the link's strand): frames are cut
-// by the FrameDecoder; the first 16-byte frame is the peer's hello, a later
-// 16-byte frame equal to the peer's id is its goodbye, everything else is data
-// handed to the Core's inbox. Send side: put() threads queue frames under a
-// short lock; the transport's strand takes them in batches (merge/split by the
-// Batcher) and reports bytes sent, which resolves put futures.
+// Receive side (the link's strand): frames are cut by the FrameDecoder; the
+// first 16-byte frame is the peer's hello, a later 16-byte frame equal to the
+// peer's id is its goodbye, everything else is data handed to the Core's
+// inbox. Send side: put() threads queue frames under a short lock; the strand
+// takes them in batches or owned pieces (merge/split by the Batcher) and
+// reports bytes acknowledged, which resolves put futures.
+//
+// One name per meaning: the core *ends* a session (end()); a transport reports
+// that a link *detached*; a session *finishes* once, when it is over.
 #pragma once
 
 #include <atomic>
@@ -29,32 +33,29 @@ namespace netqueue::detail {
 
 class Core;
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session final : public Pipe, public std::enable_shared_from_this<Session> {
  public:
-  // `link` is null for a client session made before it connects.
-  Session(Core& core, std::shared_ptr<Link> link);
+  // `key` is the transport's name for the session (empty: none).
+  Session(Core& core, std::string key);
 
-  // ---- transport side: one strand at a time ----
-  std::span<std::byte> receive_buffer() { return decoder_.buffer(); }
-  // Bytes certainly coming (the rest of the current frame): a transport may
-  // wait for that many before waking up (0: anything is worth a wake-up).
-  std::size_t receive_expected() const noexcept { return decoder_.expected(); }
-  void on_received(std::size_t n);
-  void on_piece(const Chunk& piece);
-  // Whether the transport should receive more now. False while the receive
-  // bound is reached (wake_receive follows) or after the session ended.
-  bool receiving();
-  // The next batch to send (empty: nothing queued; wake_send follows).
-  std::span<const Batcher::Buffer> next_batch();
-  // The whole last batch was handed over.
-  void on_sent();
-  // The connection ended: `error` is empty for a clean end. Exactly once.
-  // `cause`, when given, is what pending futures fail with (default: ClosedError).
-  void on_closed(const std::string& error, std::exception_ptr cause = nullptr);
+  // ---- Pipe: the link's strand ----
+  std::span<std::byte> receive_buffer() override { return decoder_.buffer(); }
+  void received(std::size_t n) override;
+  std::size_t receive_expected() const noexcept override { return decoder_.expected(); }
+  void received_piece(Chunk piece) override;
+  bool receiving() override;
+  std::span<const Buffer> next_batch() override;
+  void sent() override;
+  Stream take_piece() override;
+  void acknowledged(std::uint64_t bytes) override;
+  std::uint64_t unacknowledged() const noexcept override;
+  void detached(LinkEnd end, const std::string& reason) override;
+  std::string describe() const override;
 
   // ---- core side: any thread ----
-  void attach(std::shared_ptr<Link> link);
-  // Queues one message; the target resolves when its bytes are handed over.
+  // Gives the session a link; false when it has one, or is over.
+  bool attach(std::shared_ptr<Link> link);
+  // Queues one message; the target resolves when its bytes are acknowledged.
   SendFuture::Target enqueue(Stream data);
   // Queues our goodbye behind everything queued; later puts fail.
   void say_goodbye();
@@ -62,21 +63,32 @@ class Session : public std::enable_shared_from_this<Session> {
   void consumed(std::size_t bytes);
   // Receives again if the receive bound had paused it (closing ignores the bound).
   void resume();
-  // Ends the session now with `reason` (protocol error, deadline).
-  void abort(const std::string& reason);
+  // Ends the session now: its link is cut, then it finishes with `reason`;
+  // pending puts fail with `cause` (default: ClosedError naming the peer).
+  void end(const std::string& reason, LogLevel level = LogLevel::warning, std::exception_ptr cause = nullptr);
 
+  const std::string& key() const noexcept { return key_; }
   Id peer() const;
   bool identified() const noexcept { return identified_.load(std::memory_order_acquire); }
+  bool over() const noexcept { return ending_.load(std::memory_order_acquire) || ended_.load(std::memory_order_acquire); }
   bool ended() const noexcept { return ended_.load(std::memory_order_acquire); }
-  std::string describe() const;  // "peer <id> (127.0.0.1:4000)" for messages
+  // Links attached so far, and whether one is attached now.
+  std::uint64_t links() const;
+  bool linked() const;
 
  private:
   void handle(std::vector<DecodedFrame>& frames);
   bool on_hello(const Stream& data);
-  void fail(const std::string& reason, LogLevel level = LogLevel::error);
+  // Moves queued frames into the batcher; false when nothing is left to send.
+  bool refill();
+  // `bytes` of the stream were handed out, completing `done` frames.
+  void count_out(std::uint64_t bytes, Batcher::Completed done);
   void finish_if_done();
+  // The session is over: fails what is pending, tells the core. Exactly once.
+  void finish(const std::string& error);
 
   Core& core_;
+  const std::string key_;
   const std::size_t receive_bound_;
 
   // Receive side (strand only).
@@ -84,28 +96,32 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<DecodedFrame> frames_;
   std::vector<Message> deliveries_;
   bool peer_said_goodbye_ = false;
-  bool hello_counted_ = false;  // send side (strand)
   std::atomic<std::int64_t> unconsumed_{0};
   std::atomic<bool> paused_{false};
 
-  // Send side: incoming_ and the flags under mutex_; batcher_ on the strand.
+  // Send side: incoming_ and the flags under mutex_; the rest on the strand.
   mutable std::mutex mutex_;
   std::shared_ptr<Link> link_;
+  std::uint64_t links_ = 0;
   std::vector<Stream> incoming_;
   std::uint64_t queued_ = 0;  // offset of the end of what was queued
   std::optional<std::uint64_t> goodbye_end_;
   bool wake_pending_ = false;
-  bool send_closed_ = false;          // goodbye queued or session over: puts fail
-  std::string failure_;               // why the session is being ended
-  std::atomic<bool> failing_{false};  // failure_ is set
-  std::exception_ptr end_cause_;      // why the session ended
+  bool send_closed_ = false;                 // goodbye queued or session over: puts fail
+  std::string failure_;                      // why the session is being ended
+  std::exception_ptr failure_cause_;         // what its puts fail with, when not the default
+  std::exception_ptr end_cause_;             // why the session ended (later puts fail with it)
   Batcher batcher_;
   std::vector<Stream> taken_;  // strand: swapped with incoming_, fed to batcher_ from taken_at_
   std::size_t taken_at_ = 0;
+  std::uint64_t out_ = 0;            // strand: stream bytes handed out (sent or taken)
+  std::atomic<std::uint64_t> taken_bytes_{0};  // owned style: bytes taken
+  bool hello_counted_ = false;       // strand
   std::shared_ptr<SendState> state_;
 
   Id peer_;  // under mutex_ (known after the hello)
   std::atomic<bool> identified_{false};
+  std::atomic<bool> ending_{false};  // end() was called: failure_ is set
   std::atomic<bool> ended_{false};
 };
 

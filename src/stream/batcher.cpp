@@ -10,6 +10,7 @@ namespace netqueue::detail {
 Batcher::Batcher(std::size_t max_size, std::size_t merge_size, std::size_t efficient_size)
     : max_size_(max_size), merge_size_(merge_size), efficient_size_(efficient_size) {
   buffers_.reserve(max_buffers);
+  owners_.reserve(max_buffers);
 }
 
 void Batcher::push(Stream payload) {
@@ -20,9 +21,10 @@ void Batcher::push(Stream payload) {
   f.payload = std::move(payload);
 }
 
-void Batcher::add(const std::byte* data, std::size_t size) {
+void Batcher::add(const std::byte* data, std::size_t size, const std::shared_ptr<const void>* owner) {
   if (size == 0) return;
   buffers_.emplace_back(data, size);
+  owners_.push_back(owner);
   batch_bytes_ += size;
 }
 
@@ -36,11 +38,13 @@ void Batcher::add_merged(const std::byte* data, std::size_t size) {
     buffers_.back() = Buffer(buffers_.back().data(), buffers_.back().size() + size);
   } else if (size) {
     buffers_.emplace_back(dst, size);
+    owners_.push_back(nullptr);
   }
 }
 
 std::span<const Batcher::Buffer> Batcher::next() {
   buffers_.clear();
+  owners_.clear();
   batch_bytes_ = 0;
   merge_used_ = 0;
   if (frames_.empty()) return {};
@@ -69,7 +73,7 @@ std::span<const Batcher::Buffer> Batcher::next() {
     for (const Chunk& c : f.payload) {
       if (room == 0 || buffers_.size() == max_buffers) break;
       const std::size_t take = std::min(c.size(), room);
-      add(c.data(), take);
+      add(c.data(), take, c.owned() ? &c.owner() : nullptr);
       room -= take;
     }
     // Split: stop at the first frame that did not fit whole.
@@ -102,13 +106,39 @@ Batcher::Completed Batcher::consume() {
     }
   }
   buffers_.clear();
+  owners_.clear();
   batch_bytes_ = 0;
   return completed;
+}
+
+Batcher::Taken Batcher::take() {
+  Taken out;
+  if (next().empty()) return out;
+  for (std::size_t i = 0; i < buffers_.size();) {
+    if (owners_[i]) {
+      out.piece.write(Chunk::adopt(*owners_[i], buffers_[i]));
+      ++i;
+      continue;
+    }
+    // A run of bytes nobody owns (merged, headers, borrowed): one copy.
+    std::size_t end = i, size = 0;
+    for (; end < buffers_.size() && !owners_[end]; ++end) size += buffers_[end].size();
+    auto memory = std::make_shared_for_overwrite<std::byte[]>(size);
+    std::byte* at = memory.get();
+    for (; i < end; ++i) {
+      std::memcpy(at, buffers_[i].data(), buffers_[i].size());
+      at += buffers_[i].size();
+    }
+    out.piece.write(Chunk::adopt(std::move(memory), {at - size, size}));
+  }
+  out.completed = consume();
+  return out;
 }
 
 void Batcher::clear() noexcept {
   frames_.clear();
   buffers_.clear();
+  owners_.clear();
   pending_ = 0;
   batch_bytes_ = 0;
 }

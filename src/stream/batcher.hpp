@@ -40,6 +40,14 @@ class Batcher {
   };
   // The last batch went out whole.
   Completed consume();
+  // The next batch as owned memory, consumed at once: the callers' owned
+  // chunks are shared (no copy), merged, header and borrowed bytes copied.
+  // Empty when nothing is pending.
+  struct Taken {
+    Stream piece;
+    Completed completed;
+  };
+  Taken take();
   // Drops everything (the connection is gone).
   void clear() noexcept;
 
@@ -52,7 +60,7 @@ class Batcher {
     std::uint64_t size = 0;  // payload bytes, as pushed
     Stream payload;
   };
-  void add(const std::byte* data, std::size_t size);
+  void add(const std::byte* data, std::size_t size, const std::shared_ptr<const void>* owner = nullptr);
   void add_merged(const std::byte* data, std::size_t size);
 
   std::size_t max_size_, merge_size_, efficient_size_;
@@ -61,6 +69,7 @@ class Batcher {
   std::unique_ptr<std::byte[]> merge_;  // allocated on first use
   std::size_t merge_used_ = 0;
   std::vector<Buffer> buffers_;
+  std::vector<const std::shared_ptr<const void>*> owners_;  // per buffer: its owner, null when not owned
   std::size_t batch_bytes_ = 0;
 };
 

@@ -56,8 +56,16 @@ FrameDecoder::FrameDecoder(Limits limits)
   limits_.large_frame = std::min(limits_.large_frame, limits_.arena_size / 4);
 }
 
+std::byte* FrameDecoder::part_buffer() {
+  if (!part_) {
+    part_base_ = part_filled_;
+    part_ = pool_->get(std::max<std::size_t>(part_size_ - part_filled_, 1));
+  }
+  return part_.get() + (part_filled_ - part_base_);
+}
+
 std::span<std::byte> FrameDecoder::buffer() {
-  if (large_) return {part_.get() + part_filled_, part_size_ - part_filled_};
+  if (large_) return {part_buffer(), part_size_ - part_filled_};
   // A frame header, or a small frame, must fit whole after begin_.
   std::size_t need = frame_header_size;
   if (end_ - begin_ >= frame_header_size) need += decode_frame_header(arena_.get() + begin_);
@@ -97,7 +105,7 @@ void FrameDecoder::parse_arena(std::vector<DecodedFrame>& out) {
     if (large_) {
       // Move what the arena holds of the large frame into its own buffer.
       std::size_t take = std::min(end_ - begin_, part_size_ - part_filled_);
-      if (take) std::memcpy(part_.get() + part_filled_, arena_.get() + begin_, take);
+      if (take) std::memcpy(part_buffer(), arena_.get() + begin_, take);
       begin_ += take;
       part_filled_ += take;
       if (part_filled_ < part_size_) return;
@@ -127,18 +135,23 @@ void FrameDecoder::start_large(std::uint64_t length) {
 }
 
 void FrameDecoder::new_part() {
+  // No memory yet: it is committed as bytes arrive (or never, for slices).
   part_size_ = static_cast<std::size_t>(std::min(total_ - done_, limits_.message_size));
-  part_filled_ = 0;
-  part_ = pool_->get(std::max<std::size_t>(part_size_, 1));
+  part_filled_ = part_base_ = 0;
+  part_.reset();
+  part_chunks_.clear();
 }
 
 void FrameDecoder::emit_part(std::vector<DecodedFrame>& out, bool truncated) {
   const bool parts = total_ > limits_.message_size;
-  DecodedFrame f{Stream(Chunk::adopt(part_, {part_.get(), part_filled_})), std::nullopt, truncated};
+  Stream data = std::move(part_chunks_);
+  if (part_ && part_filled_ > part_base_) data.write(Chunk::adopt(part_, {part_.get(), part_filled_ - part_base_}));
+  DecodedFrame f{std::move(data), std::nullopt, truncated};
   if (parts) f.part = Part{done_, total_, truncated || done_ + part_filled_ == total_};
   out.push_back(std::move(f));
   done_ += part_filled_;
   part_.reset();
+  part_chunks_.clear();
   if (!truncated && done_ < total_) {
     new_part();
   } else {
@@ -159,6 +172,19 @@ void FrameDecoder::feed(const Chunk& piece, std::vector<DecodedFrame>& out) {
         continue;
       }
     }
+    // A large stretch of a large frame, with nothing copied yet into this
+    // part: sliced too.
+    constexpr std::size_t worth_slicing = 1024;
+    if (large_ && !part_ && piece.owned()) {
+      const std::size_t n = std::min(piece.size() - at, part_size_ - part_filled_);
+      if (n >= worth_slicing || n == part_size_ - part_filled_) {
+        part_chunks_.write(piece.slice(at, n));
+        part_filled_ += n;
+        at += n;
+        if (part_filled_ == part_size_) emit_part(out, false);
+        continue;
+      }
+    }
     // Inside a frame: copy only what completes it (or its header), so that
     // the frames after it can be sliced again.
     std::span<std::byte> dst = buffer();
@@ -176,6 +202,12 @@ void FrameDecoder::feed(const Chunk& piece, std::vector<DecodedFrame>& out) {
   }
 }
 
+std::optional<std::uint64_t> FrameDecoder::pending_length() const noexcept {
+  if (large_) return total_;
+  if (end_ - begin_ < frame_header_size) return std::nullopt;
+  return decode_frame_header(arena_.get() + begin_);
+}
+
 std::size_t FrameDecoder::expected() const noexcept {
   if (large_) return part_size_ - part_filled_;
   const std::size_t have = end_ - begin_;
@@ -190,6 +222,7 @@ bool FrameDecoder::finish(std::vector<DecodedFrame>& out) {
     } else {
       large_ = false;
       part_.reset();
+      part_chunks_.clear();
     }
     return true;
   }

@@ -78,8 +78,9 @@ class FrameDecoder {
   // `n` bytes were written at the start of the last buffer(). Complete frames
   // (and complete parts) are appended to `out`.
   void commit(std::size_t n, std::vector<DecodedFrame>& out);
-  // A piece received in memory the transport already owns (MQTT, gRPC):
-  // frames lying whole inside it are sliced without copying.
+  // A piece in owned memory (MQTT, gRPC, inproc): frames lying whole inside
+  // it are sliced without copying, and so are large stretches of a large
+  // frame (its message is then a Stream of several chunks).
   void feed(const Chunk& piece, std::vector<DecodedFrame>& out);
   // The byte stream ended. Returns true when it ended inside a frame; a
   // message being delivered in parts then gets a last part marked truncated.
@@ -87,6 +88,8 @@ class FrameDecoder {
   // Bytes known to be on their way: the rest of the frame (part) being
   // received; 0 when nothing is known (between frames, header incomplete).
   std::size_t expected() const noexcept;
+  // The announced length of the frame being received, once its header is in.
+  std::optional<std::uint64_t> pending_length() const noexcept;
   // True between frames (nothing of a frame received yet).
   bool at_boundary() const noexcept { return !large_ && end_ == begin_; }
 
@@ -96,6 +99,8 @@ class FrameDecoder {
   void new_part();
   void emit_part(std::vector<DecodedFrame>& out, bool truncated);
   void make_room(std::size_t need);
+  // The current part's own buffer, allocated when bytes must be copied into it.
+  std::byte* part_buffer();
 
   Limits limits_;
   std::shared_ptr<BufferPool> pool_;
@@ -103,11 +108,13 @@ class FrameDecoder {
   std::shared_ptr<std::byte[]> arena_;
   std::size_t begin_ = 0, end_ = 0;
   // A large frame in progress: total length, bytes of it delivered in earlier
-  // parts, and the current part's buffer.
+  // parts, and the current part: slices of fed pieces first (part_chunks_),
+  // then, from byte part_base_ on, bytes copied into a buffer of its own.
   bool large_ = false;
   std::uint64_t total_ = 0, done_ = 0;
+  Stream part_chunks_;
   std::shared_ptr<std::byte[]> part_;
-  std::size_t part_size_ = 0, part_filled_ = 0;
+  std::size_t part_size_ = 0, part_filled_ = 0, part_base_ = 0;
 };
 
 }  // namespace netqueue::detail

@@ -17,7 +17,6 @@
 #include "tcp/tls_socket.hpp"
 #endif
 
-#include "core/session.hpp"
 #include "netqueue/error.hpp"
 
 namespace netqueue::detail {
@@ -62,7 +61,7 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   }
 
   // Starts moving bytes for `session` (on the strand).
-  void start(std::shared_ptr<Session> session) {
+  void start(std::shared_ptr<Pipe> session) {
     asio::dispatch(strand_, [self = this->shared_from_this(), session = std::move(session)]() mutable {
       self->session_ = std::move(session);
       self->do_read();
@@ -95,7 +94,7 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
         asio::buffer(buf.data(), buf.size()),
         asio::bind_executor(strand_, [self = this->shared_from_this()](asio::error_code ec, std::size_t n) {
           self->reading_ = false;
-          if (n > 0 && !self->closing_) self->session_->on_received(n);
+          if (n > 0 && !self->closing_) self->session_->received(n);
           if (ec) return self->on_error(ec);
           if (self->closing_) return self->finish();
           self->do_read();
@@ -118,7 +117,7 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
         return;  // the rest goes when the socket has room (wrote() follows)
       }
       writing_ = false;
-      session_->on_sent();
+      session_->sent();
       if (closing_) return finish();
     }
     wake_send();
@@ -128,7 +127,7 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   void wrote(const asio::error_code& ec) {
     writing_ = false;
     if (ec) return on_error(ec);
-    session_->on_sent();
+    session_->sent();
     if (closing_) return finish();
     do_write();
   }
@@ -215,13 +214,13 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   void finish() {
     if (!closing_ || reading_ || writing_ || shutting_down_ || !session_) return;
     auto session = std::move(session_);
-    session->on_closed(error_);
+    session->detached(LinkEnd::lost, error_);
   }
 
   Socket socket_;
   Strand strand_;
   std::string remote_;
-  std::shared_ptr<Session> session_;
+  std::shared_ptr<Pipe> session_;
   std::vector<asio::const_buffer> buffers_;
   bool reading_ = false, writing_ = false, closing_ = false, shutting_down_ = false;
   int low_watermark_ = 1;
@@ -334,7 +333,7 @@ class TcpTransport final : public Transport {
     const auto now = std::chrono::steady_clock::now();
     if (now >= connect_deadline_) {
       const auto secs = std::chrono::duration<double>(options_.connection.connect_timeout).count();
-      return hub_.connect_failed("could not connect to " + options_.netloc.host + ":" +
+      return hub_.transport_failed(errc::connect_failed, "could not connect to " + options_.netloc.host + ":" +
                                  std::to_string(options_.netloc.port) + " within " + std::to_string(secs).substr(0, 5) +
                                  " s: " + why);
     }
@@ -366,7 +365,7 @@ class TcpTransport final : public Transport {
             (late ? " did not complete within connection.connect_timeout" : " failed: " + tls_reason(ec));
         // A server logs and keeps serving others; a client has nowhere else to go.
         if (server) return hub_.log(LogLevel::error, why);
-        hub_.connect_failed(why);
+        hub_.transport_failed(errc::connect_failed, why);
       });
       return;
     }
@@ -458,10 +457,20 @@ class TcpTransport final : public Transport {
   std::vector<std::weak_ptr<Link>> links_;
 };
 
-}  // namespace
-
-std::unique_ptr<Transport> make_tcp_transport(Purpose purpose, const Options& options, Hub& hub) {
+std::unique_ptr<Transport> make(Purpose purpose, const Options& options, Hub& hub) {
   return std::make_unique<TcpTransport>(purpose, options, hub);
 }
+
+void validate(const Options& o, Purpose purpose) {
+  require(purpose == Purpose::server || o.netloc.port != 0, "netloc.port",
+          "a client needs the server's port (0 is only for servers)");
+#ifndef NETQUEUE_WITH_TLS
+  require(!o.security.active(), "security", "this build has no TLS (NETQUEUE_WITH_TLS=OFF)");
+#endif
+}
+
+}  // namespace
+
+const TransportInfo tcp_transport{Protocol::tcp, &make, &validate, Capabilities{}};
 
 }  // namespace netqueue::detail

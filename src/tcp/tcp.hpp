@@ -1,12 +1,10 @@
-// TCP transport (standalone Asio; TLS through Asio's OpenSSL layer).
+// TCP transport (standalone Asio; TLS through OpenSSL, tls_socket.hpp).
 #pragma once
-
-#include <memory>
 
 #include "core/transport.hpp"
 
 namespace netqueue::detail {
 
-std::unique_ptr<Transport> make_tcp_transport(Purpose purpose, const Options& options, Hub& hub);
+extern const TransportInfo tcp_transport;
 
 }  // namespace netqueue::detail

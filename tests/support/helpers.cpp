@@ -7,15 +7,68 @@
 #include <iterator>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 namespace nqtest {
 
+#ifdef NETQUEUE_TEST_HAVE_MQTT
+std::vector<TransportCase> mqtt_cases();  // support/mqtt_fixture.cpp
+#endif
+#ifdef NETQUEUE_TEST_HAVE_GRPC
+std::vector<TransportCase> grpc_cases();  // support/grpc_fixture.cpp
+#endif
+
 std::vector<TransportCase> conformance_cases() {
-  std::vector<TransportCase> cases{{"tcp", netqueue::Protocol::tcp, false}};
+  std::vector<TransportCase> cases{{"inproc", netqueue::Protocol::inproc}, {"tcp", netqueue::Protocol::tcp}};
 #ifdef NETQUEUE_TEST_HAVE_TLS
   cases.push_back({"tcp_tls", netqueue::Protocol::tcp, true});
 #endif
+#ifdef NETQUEUE_TEST_HAVE_MQTT
+  for (auto& c : mqtt_cases()) cases.push_back(std::move(c));
+#endif
+#ifdef NETQUEUE_TEST_HAVE_GRPC
+  for (auto& c : grpc_cases()) cases.push_back(std::move(c));
+#endif
+  // What each transport can do, as the registry states it.
+  std::erase_if(cases, [](const TransportCase& c) { return !netqueue::is_available(c.protocol); });
+  for (auto& c : cases) c.capabilities = netqueue::detail::find_transport(c.protocol)->capabilities;
   return cases;
+}
+
+netqueue::Options Fixture::server_options(const TransportCase& c) { return nqtest::server_options(c); }
+
+Endpoint Fixture::endpoint_of(const TransportCase&, const netqueue::Communicator& server) {
+  return {"127.0.0.1", server.local_port()};
+}
+
+Endpoint Fixture::reserve(const TransportCase& c) {
+  // A port the kernel (or the inproc space) just gave out, freed again.
+  netqueue::Communicator probe(c.protocol, netqueue::Purpose::server, server_options(c));
+  Endpoint e = endpoint_of(c, probe);
+  probe.close();
+  return e;
+}
+
+netqueue::Options Fixture::server_options_at(const TransportCase& c, const Endpoint& where) {
+  netqueue::Options o = server_options(c);
+  o.netloc.host = where.host;
+  o.netloc.port = where.port;
+  return o;
+}
+
+netqueue::Options Fixture::client_options(const TransportCase& c, const Endpoint& server) {
+  netqueue::Options o = nqtest::client_options(c, server.port);
+  o.netloc.host = server.host;
+  return o;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds within) {
+  const auto until = std::chrono::steady_clock::now() + within;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 std::string certs_dir() { return NETQUEUE_TEST_CERTS; }

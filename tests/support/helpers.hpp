@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <cstddef>
 #include <cstdint>
 #include <netqueue/netqueue.hpp>
@@ -11,15 +13,48 @@
 #include <string>
 #include <vector>
 
+#include "core/transport.hpp"
+
 namespace nqtest {
 
-// One row of the conformance suite: a protocol and its variant.
+struct TransportCase;
+
+// Where a client reaches a server.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// What a transport needs around it in tests (nothing, certificates, a broker)
+// and how its endpoints are named. The default is a listening socket on
+// 127.0.0.1 (tcp, tcp_tls, inproc); a broker-based transport overrides it.
+class Fixture {
+ public:
+  virtual ~Fixture() = default;
+  // Options for a server at a fresh endpoint.
+  virtual netqueue::Options server_options(const TransportCase& c);
+  // Where clients reach `server`.
+  virtual Endpoint endpoint_of(const TransportCase& c, const netqueue::Communicator& server);
+  // An endpoint with no server now, where server_options_at() can make one later.
+  virtual Endpoint reserve(const TransportCase& c);
+  virtual netqueue::Options server_options_at(const TransportCase& c, const Endpoint& where);
+  // An endpoint where a client can never connect (default: reserve()).
+  virtual Endpoint unreachable(const TransportCase& c) { return reserve(c); }
+  virtual netqueue::Options client_options(const TransportCase& c, const Endpoint& server);
+};
+
+// One row of the conformance suite: a protocol, its variant, what the
+// registry says it can do, and its fixture.
 struct TransportCase {
   std::string name;
   netqueue::Protocol protocol;
   bool tls = false;
+  netqueue::detail::Capabilities capabilities{};
+  std::shared_ptr<Fixture> fixture = std::make_shared<Fixture>();
 };
 inline void PrintTo(const TransportCase& c, std::ostream* os) { *os << c.name; }
+// Every case built into this library: inproc, tcp, tcp_tls, then what the
+// transport test files add (mqtt_cases(), grpc_cases()).
 std::vector<TransportCase> conformance_cases();
 inline std::string case_name(const testing::TestParamInfo<TransportCase>& info) { return info.param.name; }
 
@@ -38,6 +73,9 @@ std::vector<std::byte> pattern(std::size_t size, std::uint32_t seed);
 std::vector<std::byte> read_file(const std::string& path);
 // Resident memory of this process now, in bytes.
 std::size_t rss_bytes();
+
+// Polls `done` every millisecond until it holds or `within` passes; false then.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds within = std::chrono::seconds(20));
 
 // A netqueue::Stream owning a copy of `text`.
 inline netqueue::Stream text(std::string_view s) { return netqueue::Stream::copy_of(s); }
