@@ -47,12 +47,12 @@ class Conformance : public testing::TestWithParam<TransportCase> {
 TEST_P(Conformance, ClientAndServerExchangeHellosAndMessages) {
   auto s = server();
   auto c = client(*s);
-  c->put(text("ping")).get();
+  settled(c->put(text("ping"))).get();
   Message m = get(*s);
   EXPECT_EQ(m.peer, c->id());
   EXPECT_EQ(m.data.to_string(), "ping");
   EXPECT_FALSE(m.part);
-  s->put(text("pong"), c->id()).get();
+  settled(s->put(text("pong"), c->id())).get();
   Message r = get(*c);
   EXPECT_EQ(r.peer, s->id());
   EXPECT_EQ(r.data.to_string(), "pong");
@@ -84,16 +84,16 @@ TEST_P(Conformance, BroadcastReachesEveryClientAndTargetedPutsOnlyTheirPeer) {
   std::vector<std::unique_ptr<Communicator>> clients;
   for (int i = 0; i < 8; ++i) {
     clients.push_back(client(*s));
-    clients.back()->put(text("hi")).get();
+    settled(clients.back()->put(text("hi"))).get();
   }
   for (int i = 0; i < 8; ++i) get(*s);
   ASSERT_EQ(s->peers().size(), 8u);
 
   const std::string all = "to everyone";
   auto f = s->put(Stream::borrow(all));
-  f.get();
+  settled(f).get();
   EXPECT_EQ(f.results().size(), 8u);
-  s->put(text("only you"), clients[3]->id()).get();
+  settled(s->put(text("only you"), clients[3]->id())).get();
   for (int i = 0; i < 8; ++i) {
     EXPECT_EQ(get(*clients[i]).data.to_string(), all);
     auto extra = clients[i]->get_for(i == 3 ? 20s : 100ms);
@@ -123,7 +123,7 @@ TEST_P(Conformance, MixedSizesArriveByteForByteAndInOrder) {
     SendFuture last;
     for (std::size_t i = 0; i < sizes.size(); ++i)
       last = c->put(Stream::borrow(std::span(source).subspan(i % 64, std::min(sizes[i], max - i % 64))));
-    last.get();
+    settled(last).get();
   });
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     Message m = get(*s);
@@ -173,8 +173,8 @@ TEST_P(Conformance, ManyConcurrentClientsEachSendAndReceive) {
 TEST_P(Conformance, GetAfterCloseDrainsThenFailsWithClosedError) {
   auto s = server();
   auto c = client(*s);
-  c->put(text("a")).get();
-  c->put(text("b")).get();
+  settled(c->put(text("a"))).get();
+  settled(c->put(text("b"))).get();
   ASSERT_TRUE(eventually([&] { return s->statistics().queued >= 2; })) << "the server never queued both messages";
   c->close();
   s->close();
@@ -199,7 +199,7 @@ TEST_P(Conformance, CloseCompletesEvenWhenTheReceiveBoundPausedAPeer) {
   std::thread closer([&] { c->close(); });
   EXPECT_TRUE(s->close_for(20s));
   closer.join();
-  EXPECT_NO_THROW(last.get());
+  EXPECT_NO_THROW(settled(last).get());
   for (int i = 0; i < 64; ++i) EXPECT_EQ(get(*s).data.to_bytes(), data) << "message " << i;
   EXPECT_THROW(s->get(), ClosedError);
 }
@@ -207,12 +207,12 @@ TEST_P(Conformance, CloseCompletesEvenWhenTheReceiveBoundPausedAPeer) {
 TEST_P(Conformance, CloseIsIdempotentAndPutAfterCloseFails) {
   auto s = server();
   auto c = client(*s);
-  c->put(text("x")).get();
+  settled(c->put(text("x"))).get();
   c->close();
   c->close();
   EXPECT_TRUE(c->close_for(1s));
   auto f = c->put(text("late"));
-  EXPECT_THROW(f.get(), ClosedError);
+  EXPECT_THROW(settled(f).get(), ClosedError);
   s->close();
   s->close();
 }
@@ -220,7 +220,7 @@ TEST_P(Conformance, CloseIsIdempotentAndPutAfterCloseFails) {
 TEST_P(Conformance, ServerCloseWithDeadlineCutsALingeringClient) {
   auto s = server();
   auto c = client(*s);
-  c->put(text("here")).get();
+  settled(c->put(text("here"))).get();
   get(*s);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_FALSE(s->close_for(300ms));  // the client never says goodbye
@@ -231,7 +231,7 @@ TEST_P(Conformance, ServerCloseWithDeadlineCutsALingeringClient) {
         while (true) c->get_for(20s);
       },
       ClosedError);
-  EXPECT_THROW(c->put(text("x")).get(), ClosedError);
+  EXPECT_THROW(settled(c->put(text("x"))).get(), ClosedError);
   c->close_for(5s);
 }
 
@@ -244,7 +244,7 @@ TEST_P(Conformance, ClientStartedBeforeTheServerConnectsWhenItComesUp) {
   EXPECT_FALSE(f.ready());
   auto s = server(fixture().server_options_at(kind(), where));
   EXPECT_EQ(get(*s).data.to_string(), "early");
-  EXPECT_NO_THROW(f.get());
+  EXPECT_NO_THROW(settled(f).get());
   c->close();
   EXPECT_TRUE(s->close_for(10s));
 }
@@ -258,7 +258,7 @@ TEST_P(Conformance, AClientThatCannotConnectFailsWithinItsTimeout) {
   auto f = c->put(text("never"));
   ASSERT_TRUE(f.wait_for(20s));
   try {
-    f.get();
+    settled(f).get();
     FAIL() << "the put succeeded without a server";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::connect_failed);
@@ -270,7 +270,7 @@ TEST_P(Conformance, FuturesFailWithTheClosedErrorWhenThePeerDies) {
   if (!can().detects_peer_loss) GTEST_SKIP() << kind().name << " does not detect peer loss (capability detects_peer_loss)";
   auto s = server();
   auto c = client(*s);
-  c->put(text("hi")).get();
+  settled(c->put(text("hi"))).get();
   Message m = get(*s);
   // The client vanishes without a goodbye (as a killed process would).
   c->close_for(0s);
@@ -278,7 +278,7 @@ TEST_P(Conformance, FuturesFailWithTheClosedErrorWhenThePeerDies) {
   ASSERT_TRUE(eventually([&] { return s->peers().empty(); })) << "the server never noticed the client was gone";
   auto f = s->put(text("anyone?"), m.peer);
   try {
-    f.get();
+    settled(f).get();
     FAIL() << "put to a dead peer succeeded";
   } catch (const ClosedError& e) {
     EXPECT_EQ(e.peer(), m.peer);
@@ -291,22 +291,22 @@ TEST_P(Conformance, AClientReconnectingWithItsIdIsTheSamePeer) {
   Options co = client_options(*s);
   co.id = Id::random();
   auto first = client(co);
-  first->put(text("one")).get();
-  first->put(text("two")).get();
+  settled(first->put(text("one"))).get();
+  settled(first->put(text("two"))).get();
   ASSERT_TRUE(eventually([&] { return s->statistics().queued >= 2; })) << "the server never queued both messages";
   first->close_for(0s);  // dropped, as a crashed process would be
   first.reset();
   ASSERT_TRUE(eventually([&] { return s->peers().empty(); })) << "the server never noticed the first client was gone";
 
   auto again = client(co);
-  again->put(text("three")).get();
+  settled(again->put(text("three"))).get();
   // What the first connection sent is still there, then the new one's, all from one peer.
   for (const char* want : {"one", "two", "three"}) {
     Message m = get(*s);
     EXPECT_EQ(m.peer, *co.id);
     EXPECT_EQ(m.data.to_string(), want);
   }
-  s->put(text("welcome back"), *co.id).get();
+  settled(s->put(text("welcome back"), *co.id)).get();
   EXPECT_EQ(get(*again).data.to_string(), "welcome back");
   again->close();
   EXPECT_TRUE(s->close_for(10s));
@@ -318,7 +318,7 @@ TEST_P(Conformance, MessagesOverMessageSizeArriveAsMarkedParts) {
   auto s = server(so);
   auto c = client(*s);
   const auto data = pattern(2500, 3);
-  c->put(Stream::borrow(data)).get();
+  settled(c->put(Stream::borrow(data))).get();
   std::vector<std::byte> joined;
   for (std::uint64_t offset : {0, 1000, 2000}) {
     Message m = get(*s);
@@ -346,7 +346,7 @@ TEST_P(Conformance, QueueSizeDropsAndCountsInsteadOfGrowing) {
   auto c = client(*s);
   SendFuture last;
   for (int i = 0; i < 20; ++i) last = c->put(Stream::adopt(std::to_string(i)));
-  last.get();
+  settled(last).get();
   ASSERT_TRUE(eventually([&] { return s->statistics().messages_in >= 20; })) << "the server never received all 20";
   EXPECT_EQ(s->statistics().dropped, 16u);
   EXPECT_GT(reports.load(), 0);
@@ -378,13 +378,13 @@ TEST_P(Conformance, TypedQueuesCarryStringsAndArrays) {
   auto s = server();
   auto c = client(*s);
   Queue<std::string> cs(*c), ss(*s);
-  cs.put(std::string("typed")).get();
+  settled(cs.put(std::string("typed"))).get();
   auto item = ss.get_for(20s);
   ASSERT_TRUE(item);
   EXPECT_EQ(item->value, "typed");
   Queue<std::vector<float>> cf(*c), sf(*s);
   const std::vector<float> values{1.5f, -2.0f, 3.25f};
-  cf.put(values).get();  // sent from `values` itself, no copy
+  settled(cf.put(values)).get();  // sent from `values` itself, no copy
   auto floats = sf.get_for(20s);
   ASSERT_TRUE(floats);
   EXPECT_EQ(floats->value, values);

@@ -62,6 +62,12 @@ netqueue::Options Fixture::client_options(const TransportCase& c, const Endpoint
   return o;
 }
 
+const netqueue::SendFuture& settled(const netqueue::SendFuture& f, std::chrono::milliseconds within) {
+  if (!f.wait_for(within))
+    throw std::runtime_error("a put future was still pending after " + std::to_string(within.count()) + " ms");
+  return f;
+}
+
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds within) {
   const auto until = std::chrono::steady_clock::now() + within;
   while (!done()) {

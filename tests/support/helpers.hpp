@@ -74,6 +74,11 @@ std::vector<std::byte> read_file(const std::string& path);
 // Resident memory of this process now, in bytes.
 std::size_t rss_bytes();
 
+// `f` once it is settled; throws (failing the test with a message) when it is
+// still pending after `within`. Use as settled(c.put(x)).get().
+const netqueue::SendFuture& settled(const netqueue::SendFuture& f,
+                                    std::chrono::milliseconds within = std::chrono::seconds(20));
+
 // Polls `done` every millisecond until it holds or `within` passes; false then.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds within = std::chrono::seconds(20));
 
