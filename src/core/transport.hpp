@@ -211,6 +211,9 @@ struct Capabilities {
   bool back_pressure = true;
   // Moves hundreds of MiB within a test's time.
   bool heavy_ok = true;
+  // A large message arrives in one buffer (read straight from a socket);
+  // otherwise as the pieces it came in, shared, not copied together.
+  bool one_buffer_per_message = true;
 };
 
 // One transport, as the registry (src/transports.cpp) lists it.

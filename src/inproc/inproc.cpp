@@ -312,6 +312,7 @@ void validate(const Options& o, Purpose purpose) {
 
 }  // namespace
 
-const TransportInfo inproc_transport{Protocol::inproc, &make, &validate, Capabilities{}};
+const TransportInfo inproc_transport{Protocol::inproc, &make, &validate,
+                                     Capabilities{.one_buffer_per_message = false}};
 
 }  // namespace netqueue::detail
