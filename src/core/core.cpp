@@ -150,6 +150,8 @@ bool Core::close_for(std::chrono::nanoseconds deadline) {
   }
   for (auto& s : left) s->detached(LinkEnd::lost, "communicator closed");
   inbox_.close(std::make_exception_ptr(ClosedError(id_, "communicator " + id_.str() + " is closed")));
+  // A peer that dropped its link without a goodbye while we closed did not end well either.
+  graceful = graceful && !lost_while_closing_.load(std::memory_order_acquire);
   closed_ = graceful;
   return graceful;
 }
@@ -287,8 +289,9 @@ void Core::session_ended(const std::shared_ptr<Session>& session, const std::str
     inbox_.close(std::make_exception_ptr(
         ClosedError(peer, "server " + peer.str() + (error.empty() ? " ended the session" : " is gone: " + error))));
   } else if (!error.empty() && identified) {
-    log(LogLevel::info, "peer " + peer.str() + " left: " + error);
+    log(LogLevel::warning, "peer " + peer.str() + " left without a goodbye: " + error);
   }
+  if (!error.empty() && identified && closing()) lost_while_closing_.store(true, std::memory_order_release);
 }
 
 void Core::on_event(const PeerHook& hook, const Id& peer) {

@@ -1,7 +1,10 @@
-// Closing a TCP server while connections that never said hello are open.
+// Closing a TCP server while connections that never said hello are open, or
+// while a peer drops its connection without a goodbye.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <netqueue/netqueue.hpp>
 
@@ -32,6 +35,34 @@ TEST(TcpClose, AServerClosesAtOnceOverConnectionsThatNeverSaidHello) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   closer.join();
   EXPECT_TRUE(silent.wait_closed(std::chrono::milliseconds(5000))) << "the silent connection was left open";
+}
+
+TEST(TcpClose, ACloseIsNotGracefulWhenAPeerDropsWithoutAGoodbye) {
+  std::string warnings;
+  std::mutex mutex;
+  Options o = server_options(TransportCase{"tcp", Protocol::tcp, false});
+  o.log = [&](LogLevel level, std::string_view text) {
+    std::lock_guard lock(mutex);
+    if (level == LogLevel::warning) warnings += std::string(text) + "\n";
+  };
+  Communicator server(Protocol::tcp, Purpose::server, o);
+  RawSocket peer = RawSocket::connect(server.local_port());
+  const Id id = Id::random();
+  Bytes hello_and_data = hello_frame(id);
+  append(hello_and_data, frame("here"));
+  ASSERT_TRUE(peer.write_all(hello_and_data));
+  ASSERT_TRUE(server.get_for(20s)) << "the raw peer's message never arrived";
+
+  std::thread dropper([&] {
+    std::this_thread::sleep_for(200ms);
+    peer.close();  // FIN, no goodbye
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(server.close_for(20s)) << "a peer that left without a goodbye ended gracefully";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s) << "the server waited for a peer that was gone";
+  dropper.join();
+  std::lock_guard lock(mutex);
+  EXPECT_NE(warnings.find(id.str()), std::string::npos) << "the departure was not reported as a warning: " << warnings;
 }
 
 }  // namespace
