@@ -197,6 +197,7 @@ std::span<const Pipe::Buffer> Session::next_batch() {
 
 void Session::sent() {
   const std::size_t n = batcher_.batch_bytes();
+  taken_bytes_.fetch_add(n, std::memory_order_relaxed);
   count_out(n, batcher_.consume());
   state_->advance(n);
   finish_if_done();
@@ -205,7 +206,7 @@ void Session::sent() {
 Stream Session::take_piece() {
   if (!refill()) return {};
   auto taken = batcher_.take();
-  taken_bytes_.fetch_add(taken.piece.size(), std::memory_order_relaxed);
+  taken_bytes_.fetch_add(taken.piece.size(), std::memory_order_relaxed);  // before count_out: it reads it
   count_out(taken.piece.size(), taken.completed);
   return std::move(taken.piece);
 }
@@ -220,7 +221,6 @@ std::uint64_t Session::unacknowledged() const noexcept {
 }
 
 void Session::count_out(std::uint64_t bytes, Batcher::Completed done) {
-  out_ += bytes;
   // Statistics count data messages: our hello (always the first frame) and
   // goodbye (always the last) are not.
   if (done.frames > 0 && !hello_counted_) {
@@ -233,7 +233,7 @@ void Session::count_out(std::uint64_t bytes, Batcher::Completed done) {
     std::lock_guard lock(mutex_);
     goodbye = goodbye_end_;
   }
-  if (goodbye && out_ >= *goodbye && done.frames > 0) {
+  if (goodbye && taken_bytes_.load(std::memory_order_relaxed) >= *goodbye && done.frames > 0) {
     --done.frames;
     done.payload -= Id::size;
   }
@@ -261,7 +261,8 @@ bool Session::attach(std::shared_ptr<Link> link) {
     if (link_ || over()) return false;
     link_ = link;
     ++links_;
-    wake = !incoming_.empty() || !batcher_.empty();
+    // No link was attached, so the strand's state is ours to read.
+    wake = !incoming_.empty() || !batcher_.empty() || taken_at_ < taken_.size();
     wake_pending_ = wake;
   }
   if (wake) link->wake_send();

@@ -114,8 +114,7 @@ class Session final : public Pipe, public std::enable_shared_from_this<Session> 
   Batcher batcher_;
   std::vector<Stream> taken_;  // strand: swapped with incoming_, fed to batcher_ from taken_at_
   std::size_t taken_at_ = 0;
-  std::uint64_t out_ = 0;            // strand: stream bytes handed out (sent or taken)
-  std::atomic<std::uint64_t> taken_bytes_{0};  // owned style: bytes taken
+  std::atomic<std::uint64_t> taken_bytes_{0};  // bytes handed out (sent or taken)
   bool hello_counted_ = false;       // strand
   std::shared_ptr<SendState> state_;
 
