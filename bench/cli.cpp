@@ -35,7 +35,7 @@ const CLI::Validator protocol_name(
         netqueue::parse_protocol(name);
         return {};
       } catch (const netqueue::OptionError&) {
-        return "unknown protocol '" + name + "' (valid: tcp, mqtt, grpc)";
+        return "unknown protocol '" + name + "' (valid: tcp, mqtt, grpc, inproc)";
       }
     },
     "tcp|mqtt|grpc");

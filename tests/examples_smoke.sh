@@ -19,4 +19,4 @@ grep -q " says: hello$" "$server_out"
 # A wrong protocol name is a clear error and exit code 1.
 status=0
 error=$("$bin/hello_client" udp 2>&1) || status=$?
-[[ $status == 1 && $error == *"unknown protocol 'udp' (valid: tcp, mqtt, grpc)"* ]]
+[[ $status == 1 && $error == *"unknown protocol 'udp' (valid: tcp, mqtt, grpc, inproc)"* ]]

@@ -67,7 +67,18 @@ struct Options {
     // MQTT keepalive: the broker (and we) notice a silent connection after 1.5x this.
     std::chrono::seconds keepalive{60};
     // Publishes in flight at once per communicator (QoS 1: awaiting PUBACK).
+    // Paho buffers at most a few more than this (its payload copies stay bounded).
     unsigned window = 32;
+    // Largest MQTT publish payload: each piece of connection.max_size bytes is
+    // published as payloads of at most this size. Small, because Paho C 1.3
+    // stalls about 1 s whenever a socket write is only partly done.
+    std::size_t publish_size = 64 * KiB;
+    // Client: attach only once a netqueue server announced itself on the
+    // broker (retained topic netqueue/server), so that nothing is published
+    // into the void before a server subscribes (puts wait, up to
+    // connect_timeout). Python net-queue servers announce nothing: set it to
+    // false to talk to one (then the client publishes at once, as net-queue's).
+    bool await_server = true;
   } mqtt;
 
   // Threads for connection handling.

@@ -71,7 +71,7 @@ void require_readable(const std::optional<std::string>& path, const char* option
   require(in.good(), option, "cannot read '" + *path + "'");
 }
 
-void validate(const Options& o, Purpose purpose) {
+void validate(const Options& o, Purpose) {
   require(!o.netloc.host.empty(), "netloc.host", "empty host");
   require(o.netloc.port <= 65535, "netloc.port", std::to_string(o.netloc.port) + " is out of range (0 to 65535)");
   require(o.connection.connect_timeout.count() >= 0, "connection.connect_timeout", "negative timeout");
@@ -91,15 +91,15 @@ void validate(const Options& o, Purpose purpose) {
   require(o.serialization.message_size > 0, "serialization.message_size", "must be at least 1 byte");
   require(!o.serialization.queue_size || *o.serialization.queue_size > 0, "serialization.queue_size",
           "0 would drop every message (leave it unset for unlimited)");
-  if (o.security.active()) {
-    if (purpose == Purpose::server) {
-      require(o.security.key.has_value(), "security.key", "a TLS server needs a private key file");
-      require(o.security.certificate.has_value(), "security.certificate",
-              "a TLS server needs a certificate chain file");
-    }
-    require_readable(o.security.key, "security.key");
-    require_readable(o.security.certificate, "security.certificate");
-  }
+  // What a transport needs of them (a TLS server's key) is its own check.
+  require_readable(o.security.key, "security.key");
+  require_readable(o.security.certificate, "security.certificate");
+}
+
+void require_tls_server_files(const Options& o, Purpose purpose) {
+  if (!o.security.active() || purpose != Purpose::server) return;
+  require(o.security.key.has_value(), "security.key", "a TLS server needs a private key file");
+  require(o.security.certificate.has_value(), "security.certificate", "a TLS server needs a certificate chain file");
 }
 
 Options resolve(Options o) {

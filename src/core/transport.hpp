@@ -230,6 +230,9 @@ struct TransportInfo {
 // OptionError(option) when `path` is set and cannot be read.
 void require(bool ok, const char* option, const std::string& why);
 void require_readable(const std::optional<std::string>& path, const char* option);
+// A server that terminates TLS itself (tcp, grpc) needs security.key and
+// security.certificate when security is active.
+void require_tls_server_files(const Options& options, Purpose purpose);
 
 // The registry (src/transports.cpp): the transport for `protocol`, or null
 // when it is not built in.

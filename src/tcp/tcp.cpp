@@ -467,6 +467,7 @@ void validate(const Options& o, Purpose purpose) {
 #ifndef NETQUEUE_WITH_TLS
   require(!o.security.active(), "security", "this build has no TLS (NETQUEUE_WITH_TLS=OFF)");
 #endif
+  require_tls_server_files(o, purpose);
 }
 
 }  // namespace
