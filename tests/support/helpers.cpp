@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -81,8 +82,11 @@ std::string certs_dir() { return NETQUEUE_TEST_CERTS; }
 std::string wire_dir() { return NETQUEUE_TEST_WIRE; }
 
 netqueue::LogHook quiet_log() {
-  return [](netqueue::LogLevel level, std::string_view text) {
-    if (level >= netqueue::LogLevel::error) fprintf(stderr, "[netqueue] %.*s\n", int(text.size()), text.data());
+  // NETQUEUE_TEST_VERBOSE=1 shows everything, for a test that fails.
+  const bool verbose = std::getenv("NETQUEUE_TEST_VERBOSE") != nullptr;
+  return [verbose](netqueue::LogLevel level, std::string_view text) {
+    if (verbose || level >= netqueue::LogLevel::error)
+      fprintf(stderr, "[netqueue %s] %.*s\n", netqueue::to_string(level).data(), int(text.size()), text.data());
   };
 }
 
