@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <iostream>
 #include <string>
 #include <system_error>
@@ -64,7 +66,7 @@ std::uint16_t free_port(const std::string& host) {
                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 }
 
-pid_t spawn(const std::vector<std::string>& args) {
+pid_t spawn(const std::vector<std::string>& args, const char* program = "/proc/self/exe") {
   std::vector<char*> argv;
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
@@ -76,8 +78,8 @@ pid_t spawn(const std::vector<std::string>& args) {
   // Die with the parent (stopped by `timeout`, Ctrl-C...): no orphan keeps the port.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) _exit(1);
-  execv("/proc/self/exe", argv.data());
-  const char message[] = "netqueue-iops: cannot run /proc/self/exe\n";
+  execv(program, argv.data());
+  const char message[] = "netqueue-iops: cannot run a program it needs (itself, or /usr/sbin/mosquitto)\n";
   [[maybe_unused]] const auto written = write(STDERR_FILENO, message, sizeof message - 1);
   _exit(127);
 }
@@ -120,6 +122,57 @@ bool wait_for(std::array<Child, 2>& children) {
   return all_good;
 }
 
+// A mosquitto of the run's own, for an MQTT run that names no broker
+// (--port 0): a free 127.0.0.1 port, the settings that keep a slow subscriber
+// lossless (README "MQTT through a broker"), stopped when the run ends.
+class Broker {
+ public:
+  explicit Broker(std::uint16_t port) : port_(port) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "netqueue-iops-broker.XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
+    dir_ = pattern;
+    {
+      std::ofstream conf(dir_ + "/mosquitto.conf");
+      conf << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\npersistence false\n"
+           << "max_queued_messages 0\nmax_inflight_messages 0\nmessage_size_limit 268435455\n"
+           << "log_dest none\n"
+           << (geteuid() == 0 ? "user root\n" : "");
+    }
+    pid_ = spawn({"/usr/sbin/mosquitto", "-c", dir_ + "/mosquitto.conf"}, "/usr/sbin/mosquitto");
+    // Ready once it accepts connections.
+    for (int i = 0; i < 1000; ++i) {
+      if (accepts()) return;
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) throw std::runtime_error("mosquitto exited at start (see its messages above)");
+      usleep(10000);
+    }
+    throw std::runtime_error("mosquitto did not listen on 127.0.0.1:" + std::to_string(port_) + " within 10 s");
+  }
+  ~Broker() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+ private:
+  bool accepts() const {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(port_);
+    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&at), sizeof at) == 0;
+    if (fd >= 0) close(fd);
+    return ok;
+  }
+
+  std::uint16_t port_;
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
 }  // namespace
 
 int run_both(const Config& config, int argc, char** argv) {
@@ -137,6 +190,9 @@ int run_both(const Config& config, int argc, char** argv) {
 
   // The server first; the client retries connecting until it is up.
   const std::uint16_t port = config.port != 0 ? static_cast<std::uint16_t>(config.port) : free_port(config.host);
+  // MQTT: the port is the broker's; with --port 0 the run brings its own.
+  std::optional<Broker> broker;
+  if (config.protocol == netqueue::Protocol::mqtt && config.port == 0) broker.emplace(port);
   std::array<Child, 2> children{Child{Purpose::server}, Child{Purpose::client}};
   for (Child& child : children) {
     child.pid = spawn(child_arguments(argc, argv, child.side, extra_json, port));

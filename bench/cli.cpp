@@ -97,7 +97,7 @@ void define_arguments(CLI::App& app, Config& config, Names& names) {
   app.add_option("--host", config.host, "Server address (a client connects to it, a server listens on it)")
       ->capture_default_str()
       ->group(connection);
-  app.add_option("--port", config.port, "Server port (0 with `both`: a free one)")
+  app.add_option("--port", config.port, "Server port, or the MQTT broker's (0 with `both`: a free one; for mqtt, a broker of the run's own)")
       ->capture_default_str()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
       ->check(CLI::Range(0u, 65535u))
