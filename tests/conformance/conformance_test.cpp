@@ -205,6 +205,30 @@ TEST_P(Conformance, CloseCompletesEvenWhenTheReceiveBoundPausedAPeer) {
   EXPECT_THROW(s->get(), ClosedError);
 }
 
+TEST_P(Conformance, AReceiverThatTakesNothingHoldsTheSenderBack) {
+  if (!can().back_pressure)
+    GTEST_SKIP() << kind().name << " cannot hold a sender back (capability back_pressure)";
+  Options so = server_options();
+  so.connection.receive_bound = 64 * KiB;
+  auto s = server(so);
+  auto c = client(*s);
+  // 64 MiB: far more than any transport holds in flight (socket buffers, the
+  // inproc window, MQTT credit) past a 64 KiB receive bound.
+  const auto data = pattern(256 * KiB, 21);
+  std::vector<SendFuture> futures;
+  for (int i = 0; i < 256; ++i) futures.push_back(c->put(Stream::borrow(data)));
+  ASSERT_TRUE(eventually([&] { return s->statistics().messages_in > 0; })) << "the server never received anything";
+  EXPECT_FALSE(futures.back().wait_for(1s)) << "64 MiB were taken by a receiver that takes nothing";
+  for (int i = 0; i < 256; ++i) {
+    Message m = get(*s);
+    ASSERT_EQ(m.data.size(), data.size()) << "message " << i;
+    ASSERT_TRUE(m.data.to_bytes() == data) << "message " << i;
+  }
+  for (auto& f : futures) EXPECT_NO_THROW(settled(f).get());
+  c->close();
+  EXPECT_TRUE(s->close_for(10s));
+}
+
 TEST_P(Conformance, CloseIsIdempotentAndPutAfterCloseFails) {
   auto s = server();
   auto c = client(*s);
