@@ -1,6 +1,7 @@
 #include "stream/frame.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace netqueue::detail {
@@ -10,6 +11,22 @@ std::shared_ptr<std::byte[]> allocate(std::size_t n) {
   // Uninitialized on purpose: large allocations are mapped lazily, so pages
   // are committed as bytes arrive, not on the word of a length header.
   return std::make_shared_for_overwrite<std::byte[]>(n);
+}
+
+// True when no chunk cut from `arena` is alive any more, so that its bytes
+// may be written again. use_count() is a relaxed load: the acquire fence pairs
+// with the release in the last other owner's decrement, so that owner's reads
+// happen before our writes. ThreadSanitizer cannot see fences, so under it
+// arenas are never reused (a fresh one costs only speed).
+bool sole_owner(const std::shared_ptr<std::byte[]>& arena) {
+#if defined(__SANITIZE_THREAD__)
+  (void)arena;
+  return false;
+#else
+  if (arena.use_count() != 1) return false;
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return true;
+#endif
 }
 
 }  // namespace
@@ -75,11 +92,11 @@ std::span<std::byte> FrameDecoder::buffer() {
 
 void FrameDecoder::make_room(std::size_t need) {
   const std::size_t min_read = 4096;
-  if (arena_ && begin_ == end_ && arena_.use_count() == 1) begin_ = end_ = 0;  // reuse, nobody holds it
+  if (arena_ && begin_ == end_ && sole_owner(arena_)) begin_ = end_ = 0;  // reuse, nobody holds it
   if (arena_ && limits_.arena_size - begin_ >= need && limits_.arena_size - end_ >= min_read) return;
   // Move the unparsed tail (less than a small frame) to a fresh or reusable arena.
   const std::size_t tail = end_ - begin_;
-  if (arena_ && arena_.use_count() == 1) {
+  if (arena_ && sole_owner(arena_)) {
     std::memmove(arena_.get(), arena_.get() + begin_, tail);
   } else {
     auto fresh = allocate(limits_.arena_size);
