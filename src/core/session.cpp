@@ -1,5 +1,6 @@
 #include "core/session.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "core/core.hpp"
@@ -7,6 +8,10 @@
 
 namespace netqueue::detail {
 namespace {
+
+// Bytes a session may read past its receive bound while the communicator
+// closes, to reach the peer's goodbye behind what it had already sent.
+std::size_t close_allowance(std::size_t receive_bound) { return 4 * std::max(receive_bound, 4 * MiB); }
 
 std::optional<Id> id_of(const Stream& data) {
   if (data.size() != Id::size) return std::nullopt;
@@ -104,9 +109,12 @@ bool Session::on_hello(const Stream& data) {
 
 bool Session::receiving() {
   if (over()) return false;
-  // Closing waits for goodbyes, which must be read whatever get() does.
-  if (core_.closing()) return true;
-  const auto bound = static_cast<std::int64_t>(receive_bound_);
+  // Closing waits for goodbyes, which must be read whatever get() does: past
+  // the bound, up to an allowance for what the peer had in flight (socket
+  // buffers), never without limit (a peer that floods while we close waits
+  // there, as it would without the close, until the close deadline).
+  const std::int64_t bound = static_cast<std::int64_t>(receive_bound_) +
+                             (core_.closing() ? static_cast<std::int64_t>(close_allowance(receive_bound_)) : 0);
   if (unconsumed_.load(std::memory_order_acquire) < bound) return true;
   paused_.store(true, std::memory_order_seq_cst);
   // get() may have drained the inbox between the check and the flag.

@@ -61,7 +61,7 @@ class Session final : public Pipe, public std::enable_shared_from_this<Session> 
   void say_goodbye();
   // get() took `bytes` of this session's messages off the inbox.
   void consumed(std::size_t bytes);
-  // Receives again if the receive bound had paused it (closing ignores the bound).
+  // Receives again if the receive bound had paused it (closing allows a bounded extra).
   void resume();
   // Ends the session now: its link is cut, then it finishes with `reason`;
   // pending puts fail with `cause` (default: ClosedError naming the peer).

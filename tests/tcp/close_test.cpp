@@ -2,6 +2,7 @@
 // while a peer drops its connection without a goodbye.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -63,6 +64,31 @@ TEST(TcpClose, ACloseIsNotGracefulWhenAPeerDropsWithoutAGoodbye) {
   dropper.join();
   std::lock_guard lock(mutex);
   EXPECT_NE(warnings.find(id.str()), std::string::npos) << "the departure was not reported as a warning: " << warnings;
+}
+
+TEST(TcpClose, APeerThatFloodsWhileTheServerClosesIsReadOnlyToABound) {
+  Options o = server_options(TransportCase{"tcp", Protocol::tcp, false});
+  o.connection.receive_bound = 64 * KiB;
+  Communicator server(Protocol::tcp, Purpose::server, o);
+  RawSocket peer = RawSocket::connect(server.local_port());
+  ASSERT_TRUE(peer.write_all(hello_frame(Id::random())));
+  const Bytes chunk = frame(Bytes(64 * KiB, std::byte{0x5a}));
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> written{0};
+  // Nobody calls get(); the peer writes as fast as the server reads, through the close.
+  std::thread flooder([&] {
+    while (!stop && peer.write_all(chunk, std::chrono::seconds(10))) written += chunk.size();
+  });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(server.close_for(1s)) << "a peer that never said goodbye ended gracefully";
+  stop = true;
+  flooder.join();
+  // Without a bound during close the server read whatever came (hundreds of
+  // MiB a second on loopback); with it, the receive bound, the allowance for
+  // what was in flight (4 x max(bound, 4 MiB)) and one frame.
+  const auto in = server.statistics().stream_bytes_in;
+  EXPECT_LT(in, 64 * KiB + 16 * MiB + 2 * chunk.size())
+      << "the server read " << in << " bytes of a flood while closing (the peer wrote " << written << ")";
 }
 
 }  // namespace
