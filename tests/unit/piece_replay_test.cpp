@@ -85,14 +85,18 @@ class ScriptedTransport final : public netqueue::detail::Transport {
 
 class PieceReplay : public testing::Test {
  protected:
-  std::unique_ptr<Core> make(Purpose purpose, const Id& id) {
-    Options o;
-    o.id = id;
-    o.log = nqtest::quiet_log();
-    return std::make_unique<Core>(Protocol::mqtt, purpose, o, [this](Hub& hub) {
+  // A communicator over the scripted transport (the protocol is a label only).
+  std::unique_ptr<Core> make(Purpose purpose, Options o) {
+    if (!o.log) o.log = nqtest::quiet_log();
+    return std::make_unique<Core>(Protocol::mqtt, purpose, std::move(o), [this](Hub& hub) {
       hub_ = &hub;
       return std::make_unique<ScriptedTransport>();
     });
+  }
+  std::unique_ptr<Core> make(Purpose purpose, const Id& id) {
+    Options o;
+    o.id = id;
+    return make(purpose, std::move(o));
   }
 
   // A new link carrying the session named `key`.
@@ -241,12 +245,8 @@ TEST_F(PieceReplay, APollingGrpcClientKeepsOneSessionAcrossItsCalls) {
 
 TEST_F(PieceReplay, ASessionWhoseClientStopsCallingEndsAtTheResumeTimeout) {
   Options o;
-  o.log = nqtest::quiet_log();
   o.connection.resume_timeout = 200ms;
-  auto server = std::make_unique<Core>(Protocol::grpc, Purpose::server, o, [this](Hub& hub) {
-    hub_ = &hub;
-    return std::make_unique<ScriptedTransport>();
-  });
+  auto server = make(Purpose::server, o);
   auto link = std::make_shared<ScriptedLink>();
   auto pipe = attach(link, "ipv4:127.0.0.1:40001");
   ASSERT_TRUE(pipe);
@@ -262,12 +262,9 @@ TEST_F(PieceReplay, ASessionWhoseClientStopsCallingEndsAtTheResumeTimeout) {
 
 TEST_F(PieceReplay, ALinkThatNeverSaysHelloIsEndedAtTheHelloTimeout) {
   Options o;
-  o.log = [](netqueue::LogLevel, std::string_view) {};
+  o.log = [](netqueue::LogLevel, std::string_view) {};  // the cut is expected
   o.connection.hello_timeout = 100ms;
-  auto server = std::make_unique<Core>(Protocol::grpc, Purpose::server, o, [this](Hub& hub) {
-    hub_ = &hub;
-    return std::make_unique<ScriptedTransport>();
-  });
+  auto server = make(Purpose::server, o);
   auto link = std::make_shared<ScriptedLink>();
   auto pipe = attach(link, "");
   ASSERT_TRUE(pipe);
