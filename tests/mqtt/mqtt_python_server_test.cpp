@@ -8,7 +8,7 @@
 
 #include <netqueue/netqueue.hpp>
 
-#include "mqtt/child.hpp"
+#include "support/child.hpp"
 #include "support/helpers.hpp"
 #include "support/mqtt_fixture.hpp"
 

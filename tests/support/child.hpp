@@ -1,4 +1,4 @@
-// A child process for the MQTT tests (a Python peer, or this test program in
+// A child process for tests (a Python peer, or this test program in
 // another role): its stdout and stderr are collected, its stdin is ours, and
 // it never outlives the test (killed by the destructor, or with its parent).
 #pragma once

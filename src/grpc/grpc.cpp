@@ -1,0 +1,691 @@
+// gRPC transport: moves pieces of the session's byte stream as the raw-bytes
+// messages of one bidirectional streaming method, /grpc/comm, through gRPC's
+// generic callback API. Nothing here knows frames or hellos.
+//
+// One call is one link. Pieces are taken from the session as owned chunks and
+// handed to gRPC as slices that reference them (no copy); received slices are
+// handed up as chunks that keep the slice alive (no copy). gRPC allows one
+// write and one read in flight per call, so a call has at most one of each:
+// the next piece is taken when the previous write completed, and that
+// completion is the acknowledgement that resolves the puts.
+//
+// gRPC calls its reactors back on its own threads; every reaction is posted
+// to the link's executor (Hub::make_executor), which is the strand: the Pipe
+// is only ever called there, and so is every gRPC operation we start, which
+// keeps "no operation after the call is done" easy to see.
+//
+// Server: a call carries the session keyed by the client's connection
+// (ServerContext::peer()). When the client half-closes (net-queue's Python
+// client does after every exchange), what is queued for it is flushed, then
+// the call ends with status OK and the link detaches as resumable: the
+// session waits for the next call of that connection. A netqueue client never
+// half-closes before its goodbye, so the server pushes on its call as soon as
+// data is queued.
+#include "grpc/grpc.hpp"
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/slice.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "netqueue/error.hpp"
+
+namespace netqueue::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* method_path = "/grpc/comm";
+
+// gRPC's own default is 4 MiB; net-queue sends pieces of up to 16 MiB by
+// default, and our peers send up to their max_size.
+int receive_limit(const Options& o) {
+  const std::size_t limit = std::max<std::size_t>(16 * MiB, o.connection.max_size);
+  return static_cast<int>(std::min<std::size_t>(limit, INT_MAX));
+}
+
+// A peer that stops answering (its host vanished: no FIN, no RST) is found by
+// HTTP/2 pings: one after 30 s without traffic, answered within 20 s or the
+// connection and its calls end. Both sides ping, and a server accepts pings
+// every 10 s without data (gRPC's default would call 30 s too many and send
+// GOAWAY). A healthy idle peer answers pings and is never cut.
+constexpr int keepalive_time_ms = 30'000;
+constexpr int keepalive_timeout_ms = 20'000;
+constexpr int min_ping_interval_ms = 10'000;
+
+std::string read_text(const std::string& path, const char* option) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw OptionError(option, "cannot read '" + path + "'");
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// "host:port", with an IPv6 literal in brackets, as gRPC targets and listening addresses want it.
+std::string address_of(const std::string& host, std::uint32_t port) {
+  const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string status_text(const grpc::Status& s) {
+  static const char* const names[] = {"OK",
+                                      "CANCELLED",
+                                      "UNKNOWN",
+                                      "INVALID_ARGUMENT",
+                                      "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND",
+                                      "ALREADY_EXISTS",
+                                      "PERMISSION_DENIED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION",
+                                      "ABORTED",
+                                      "OUT_OF_RANGE",
+                                      "UNIMPLEMENTED",
+                                      "INTERNAL",
+                                      "UNAVAILABLE",
+                                      "DATA_LOSS",
+                                      "UNAUTHENTICATED"};
+  const auto code = static_cast<unsigned>(s.error_code());
+  std::string text = code < std::size(names) ? names[code] : "status " + std::to_string(code);
+  if (!s.error_message().empty()) text += ": " + s.error_message();
+  return text;
+}
+
+// gRPC owns a sent slice until the last reference goes (on any of its
+// threads); the slice's user data is a copy of the chunk, which keeps the
+// memory alive until then.
+void release_chunk(void* chunk) { delete static_cast<Chunk*>(chunk); }
+
+// Counts the links a transport has attached and not yet seen detach, so that
+// stop() can wait for the last one: after stop() nothing may call the core.
+class LinkCount {
+ public:
+  void add() {
+    std::lock_guard lock(mutex_);
+    ++live_;
+  }
+  void remove() {
+    std::lock_guard lock(mutex_);
+    if (--live_ == 0) zero_.notify_all();
+  }
+  void wait_zero() {
+    std::unique_lock lock(mutex_);
+    zero_.wait(lock, [&] { return live_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable zero_;
+  int live_ = 0;
+};
+
+// What the client and the server side of a call share: the piece pump and the
+// receive loop, on the link's executor. The subclass issues the gRPC operations.
+class CallLink : public Link, public std::enable_shared_from_this<CallLink> {
+ public:
+  CallLink(std::shared_ptr<Executor> executor, std::string remote, LinkCount& count)
+      : executor_(std::move(executor)), remote_(std::move(remote)), count_(count) {}
+
+  void wake_send() override {
+    post([](CallLink& c) { c.pump(); });
+  }
+  void wake_receive() override {
+    post([](CallLink& c) { c.read_more(); });
+  }
+  void close(bool graceful) override {
+    post([graceful](CallLink& c) { c.begin_close(graceful, {}); });
+  }
+  std::string remote() const override { return remote_; }
+
+ protected:
+  template <class F>
+  void post(F f) {
+    executor_->post([self = shared_from_this(), f = std::move(f)]() mutable { f(*self); });
+  }
+
+  // ---- gRPC operations, issued on the executor only ----
+  virtual void issue_read(grpc::ByteBuffer* into) = 0;
+  virtual void issue_write(const grpc::ByteBuffer* piece) = 0;
+  // Whether operations may still be issued on the call.
+  virtual bool call_open() const = 0;
+
+  // ---- what differs, on the executor ----
+  // The read side ended (ok=false): a half-close, the end of the call, or a failure.
+  virtual void on_read_end() = 0;
+  // Everything queued went out while closing gracefully.
+  virtual void on_flushed() = 0;
+  // A write failed: the call is broken.
+  virtual void on_write_failed() = 0;
+  // A write completed (whatever its outcome) and was dealt with.
+  virtual void after_write() = 0;
+  // Ends the link: graceful after a flush, else at once with `reason`.
+  virtual void begin_close(bool graceful, const std::string& reason) = 0;
+
+  // ---- gRPC threads: the reactions, posted ----
+  void read_done(bool ok) {
+    post([ok](CallLink& c) { c.on_read(ok); });
+  }
+  void write_done(bool ok) {
+    post([ok](CallLink& c) { c.on_written(ok); });
+  }
+
+  // ---- executor ----
+  void begin(std::shared_ptr<Pipe> pipe) {
+    pipe_ = std::move(pipe);
+    read_more();
+    pump();
+  }
+
+  // Keeps one read in flight while the session receives; a closing link
+  // reads regardless (to learn the end of the call), dropping what comes.
+  void read_more() {
+    if (reading_ || read_ended_ || !call_open()) return;
+    if (!aborting_ && (!pipe_ || !pipe_->receiving())) return;  // paused: wake_receive resumes
+    reading_ = true;
+    issue_read(&in_);
+  }
+
+  // Takes the next piece when no write is in flight.
+  void pump() {
+    if (!pipe_ || writing_ || aborting_ || write_ended_ || !call_open()) return;
+    Stream piece = pipe_->take_piece();
+    if (piece.empty()) {
+      if (closing_) on_flushed();
+      return;  // wake_send follows when more is queued
+    }
+    std::vector<grpc::Slice> slices;
+    slices.reserve(piece.chunks());
+    for (const Chunk& c : piece) {
+      if (c.empty()) continue;
+      auto* keep = new Chunk(c);
+      slices.emplace_back(const_cast<std::byte*>(keep->data()), keep->size(), &release_chunk, keep);
+    }
+    out_ = grpc::ByteBuffer(slices.data(), slices.size());  // references the slices
+    in_flight_ = piece.size();
+    writing_ = true;
+    issue_write(&out_);
+  }
+
+  void on_read(bool ok) {
+    reading_ = false;
+    if (!ok) {
+      read_ended_ = true;
+      in_.Clear();
+      return on_read_end();
+    }
+    if (pipe_ && !aborting_) {
+      std::vector<grpc::Slice> slices;
+      if (in_.Dump(&slices).ok()) {
+        for (grpc::Slice& s : slices) {
+          if (s.size() == 0) continue;
+          // The chunk's owner is the slice (moved to the heap first: a small
+          // slice keeps its bytes inline, so its address must not change).
+          auto keep = std::make_shared<const grpc::Slice>(std::move(s));
+          pipe_->received_piece(
+              Chunk::adopt(keep, {reinterpret_cast<const std::byte*>(keep->begin()), keep->size()}));
+        }
+      }
+    }
+    in_.Clear();
+    read_more();
+  }
+
+  void on_written(bool ok) {
+    writing_ = false;
+    out_.Clear();
+    const std::uint64_t n = std::exchange(in_flight_, 0);
+    if (!ok) {
+      write_ended_ = true;  // bytes may be lost: not acknowledged
+      if (!aborting_) on_write_failed();
+    } else if (pipe_ && !aborting_) {
+      pipe_->acknowledged(n);
+      pump();
+    }
+    after_write();
+  }
+
+  // Reports the end of the link to the session, once.
+  void report_detached() {
+    if (!pipe_) return;
+    auto pipe = std::move(pipe_);
+    pipe->detached(aborting_ ? LinkEnd::lost : LinkEnd::resumable, reason_);
+  }
+
+  // The transport's count of live calls: this one is over (exactly once).
+  void release() {
+    if (released_) return;
+    released_ = true;
+    count_.remove();
+  }
+
+  const std::shared_ptr<Executor> executor_;
+  const std::string remote_;
+  LinkCount& count_;
+  std::shared_ptr<Pipe> pipe_;
+  grpc::ByteBuffer in_, out_;
+  std::uint64_t in_flight_ = 0;  // bytes of the write in flight
+  bool reading_ = false, writing_ = false;
+  bool read_ended_ = false, write_ended_ = false;
+  bool closing_ = false;   // ending: flush, then end the call
+  bool aborting_ = false;  // ending at once: nothing more is sent or handed up
+  bool released_ = false;
+  std::string reason_;
+};
+
+// ---------------------------------------------------------------- server
+
+class GrpcServer;
+
+// One call on the server: the reactor gRPC drives, and the link of one session.
+class ServerCall final : public CallLink, public grpc::ServerGenericBidiReactor {
+ public:
+  ServerCall(std::shared_ptr<Executor> executor, grpc::GenericCallbackServerContext* context, Hub& hub,
+             LinkCount& count, int limit)
+      : CallLink(std::move(executor), context->peer(), count),
+        context_(context),
+        hub_(hub),
+        cancelled_reason_("the call from " + remote_ +
+                          " was cancelled (client gone, call broken, or a message over the receive limit of " +
+                          std::to_string(limit) + " bytes)") {}
+
+  // Takes ownership of itself until gRPC says the call is done.
+  static void start(std::shared_ptr<ServerCall> call) {
+    call->self_ = call;
+    call->post([](CallLink& c) { static_cast<ServerCall&>(c).open(); });
+  }
+
+  void OnReadDone(bool ok) override { read_done(ok); }
+  void OnWriteDone(bool ok) override { write_done(ok); }
+  void OnCancel() override {
+    cancelled_.store(true, std::memory_order_release);
+    post([](CallLink& c) {
+      auto& s = static_cast<ServerCall&>(c);
+      if (!s.finished_) s.begin_close(false, s.cancelled_reason_);
+    });
+  }
+  void OnDone() override {
+    // Every operation is complete: whatever was not reported yet is now.
+    post([](CallLink& c) {
+      auto& s = static_cast<ServerCall&>(c);
+      s.report_detached();
+      s.release();
+    });
+    self_.reset();
+  }
+
+ private:
+  void issue_read(grpc::ByteBuffer* into) override { StartRead(into); }
+  void issue_write(const grpc::ByteBuffer* piece) override { StartWrite(piece); }
+  bool call_open() const override { return !finished_; }
+
+  void open() {
+    // The key is the client's connection: net-queue's Python client makes a
+    // new call per exchange on one connection, and keeps one session.
+    auto pipe = hub_.attach(shared_from_this(), context_->peer());
+    if (!pipe) {
+      // The communicator is closing, or this connection already has a call.
+      finished_ = true;
+      release();
+      return Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "netqueue server: closing, or another call of this connection is in progress"));
+    }
+    begin(std::move(pipe));
+  }
+
+  void on_read_end() override {
+    if (finished_) return report_detached();  // Finish went first; this read was the last operation
+    if (aborting_) return finish_call();
+    if (cancelled_.load(std::memory_order_acquire) || context_->IsCancelled())
+      return begin_close(false, cancelled_reason_);
+    // The client half-closed: flush what is queued for it, then end the call.
+    closing_ = true;
+    pump();
+  }
+
+  void on_flushed() override { finish_call(); }
+
+  void on_write_failed() override {
+    begin_close(false, "writing to " + remote_ + " failed (client gone or call broken)");
+  }
+
+  void after_write() override {
+    if (aborting_) finish_call();
+  }
+
+  void begin_close(bool graceful, const std::string& reason) override {
+    if (finished_ || aborting_) return;
+    closing_ = true;
+    if (graceful) return pump();  // finish_call() once flushed
+    aborting_ = true;
+    reason_ = reason;
+    context_->TryCancel();  // completes what is in flight at once
+    if (!writing_) finish_call();
+  }
+
+  // Ends the call once no write is in flight. The link detaches before the
+  // status goes out when nothing is in flight: a Python client makes its next
+  // call as soon as it sees the status, and that call needs the session free.
+  void finish_call() {
+    if (finished_ || writing_) return;
+    finished_ = true;
+    if (!reading_) report_detached();
+    Finish(aborting_ ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "netqueue server: " + reason_) : grpc::Status::OK);
+  }
+
+  grpc::GenericCallbackServerContext* const context_;
+  Hub& hub_;
+  const std::string cancelled_reason_;
+  std::shared_ptr<ServerCall> self_;  // gRPC holds a raw pointer until OnDone
+  std::atomic<bool> cancelled_{false};
+  bool finished_ = false;  // Finish was called: no more operations
+};
+
+class GrpcServer final : public Transport {
+ public:
+  GrpcServer(const Options& options, Hub& hub) : options_(options), hub_(hub), service_(*this) {}
+  ~GrpcServer() override { stop(); }
+
+  void start() override {
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+    if (options_.security.active()) {
+      grpc::SslServerCredentialsOptions ssl;
+      ssl.pem_key_cert_pairs.push_back({read_text(*options_.security.key, "security.key"),
+                                        read_text(*options_.security.certificate, "security.certificate")});
+      credentials = grpc::SslServerCredentials(ssl);
+    }
+    const std::string address = address_of(options_.netloc.host, options_.netloc.port);
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(address, credentials, &port);
+    builder.SetMaxReceiveMessageSize(receive_limit(options_));
+    builder.SetMaxSendMessageSize(-1);
+    // Our own port only: no SO_REUSEPORT sharing with another server.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_time_ms);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_timeout_ms);
+    // Python clients poll: between their calls the connection has none.
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, min_ping_interval_ms);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    builder.RegisterCallbackGenericService(&service_);
+    server_ = builder.BuildAndStart();
+    if (!server_ || port == 0)
+      throw Error(errc::transport, "cannot listen on " + address + " (gRPC could not bind it)");
+    port_ = static_cast<std::uint16_t>(port);
+  }
+
+  std::uint16_t port() const override { return port_; }
+
+  // The core refuses new sessions itself once closing (Hub::attach); calls of
+  // live sessions (a Python client's goodbye) must still come in.
+  void stop_accepting() override {}
+
+  void stop() override {
+    if (!server_ || stopped_) return;
+    stopped_ = true;
+    stopping_.store(true, std::memory_order_release);
+    {
+      std::lock_guard lock(calls_mutex_);
+      for (auto& weak : calls_)
+        if (auto call = weak.lock()) call->close(false);
+    }
+    // Calls still open are cancelled; Shutdown returns once their reactors are done.
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));  // gRPC takes wall-clock deadlines
+    count_.wait_zero();
+  }
+
+ private:
+  class Service final : public grpc::CallbackGenericService {
+   public:
+    explicit Service(GrpcServer& server) : server_(server) {}
+    grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* context) override {
+      return server_.make_call(context);
+    }
+
+   private:
+    GrpcServer& server_;
+  };
+
+  // Refuses a call with `status` (a reactor that deletes itself).
+  static grpc::ServerGenericBidiReactor* refuse(grpc::Status status) {
+    class Refusal final : public grpc::ServerGenericBidiReactor {
+     public:
+      explicit Refusal(grpc::Status s) { Finish(std::move(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(std::move(status));
+  }
+
+  grpc::ServerGenericBidiReactor* make_call(grpc::GenericCallbackServerContext* context) {
+    if (context->method() != method_path)
+      return refuse(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                 "netqueue serves only " + std::string(method_path) + ", not " + context->method()));
+    if (stopping_.load(std::memory_order_acquire))
+      return refuse(grpc::Status(grpc::StatusCode::UNAVAILABLE, "netqueue server: stopped"));
+    count_.add();
+    auto call = std::make_shared<ServerCall>(hub_.make_executor(), context, hub_, count_, receive_limit(options_));
+    {
+      std::lock_guard lock(calls_mutex_);
+      std::erase_if(calls_, [](const std::weak_ptr<ServerCall>& w) { return w.expired(); });
+      calls_.push_back(call);
+    }
+    ServerCall* reactor = call.get();
+    ServerCall::start(std::move(call));
+    return reactor;
+  }
+
+  const Options& options_;
+  Hub& hub_;
+  Service service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::uint16_t port_ = 0;
+  bool stopped_ = false;
+  std::atomic<bool> stopping_{false};
+  LinkCount count_;
+  std::mutex calls_mutex_;
+  std::vector<std::weak_ptr<ServerCall>> calls_;
+};
+
+// ---------------------------------------------------------------- client
+
+// The client's one call for its session.
+class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  ClientCall(std::shared_ptr<Executor> executor, std::string remote, LinkCount& count)
+      : CallLink(std::move(executor), std::move(remote), count) {}
+
+  grpc::ClientContext& context() { return context_; }
+
+  // Starts the prepared call for `pipe`; the call owns itself until OnDone.
+  static void start(std::shared_ptr<ClientCall> call, std::shared_ptr<Pipe> pipe) {
+    call->self_ = call;
+    call->post([pipe = std::move(pipe)](CallLink& c) mutable {
+      auto& s = static_cast<ClientCall&>(c);
+      // The hold keeps OnDone back until we stop issuing operations, so
+      // that none can race with the end of the call.
+      s.AddHold();
+      s.StartCall();
+      s.begin(std::move(pipe));
+      if (s.aborting_) s.read_more();  // closed before it started: learn the end
+    });
+  }
+
+  void OnReadDone(bool ok) override { read_done(ok); }
+  void OnWriteDone(bool ok) override { write_done(ok); }
+  void OnDone(const grpc::Status& status) override {
+    post([status](CallLink& c) {
+      auto& s = static_cast<ClientCall&>(c);
+      if (!s.aborting_ || s.reason_.empty())
+        s.reason_ = status.ok() ? "the server ended the call" : "the call to " + s.remote_ + " failed: " + status_text(status);
+      // However it ended, a client's session cannot continue on a new call
+      // (a session whose goodbyes were exchanged ends well all the same).
+      s.aborting_ = true;
+      s.report_detached();
+      s.release();
+      s.self_.reset();
+    });
+  }
+
+ private:
+  void issue_read(grpc::ByteBuffer* into) override { StartRead(into); }
+  void issue_write(const grpc::ByteBuffer* piece) override { StartWrite(piece); }
+  bool call_open() const override { return !hold_released_; }
+
+  // The read side ended: the server ended the call or it failed. Its status
+  // follows in OnDone once the hold is gone.
+  void on_read_end() override {
+    closing_ = true;
+    write_ended_ = true;  // nothing more goes out on an ended call
+    release_hold_when_idle();
+  }
+
+  void on_flushed() override {
+    if (writes_done_) return;
+    writes_done_ = true;
+    StartWritesDone();  // the server flushes its side and ends the call
+  }
+
+  void on_write_failed() override { begin_close(false, "writing to " + remote_ + " failed"); }
+
+  void after_write() override { release_hold_when_idle(); }
+
+  void begin_close(bool graceful, const std::string& reason) override {
+    if (hold_released_ || aborting_) return;
+    closing_ = true;
+    if (graceful) return pump();  // half-closes once flushed
+    aborting_ = true;
+    reason_ = reason;
+    context_.TryCancel();
+    read_more();  // a read in flight tells us when the call is over
+    release_hold_when_idle();
+  }
+
+  void release_hold_when_idle() {
+    if (hold_released_ || !read_ended_ || writing_) return;
+    hold_released_ = true;
+    RemoveHold();
+  }
+
+  grpc::ClientContext context_;
+  std::shared_ptr<ClientCall> self_;
+  bool writes_done_ = false;
+  bool hold_released_ = false;
+};
+
+class GrpcClient final : public Transport {
+ public:
+  GrpcClient(const Options& options, Hub& hub)
+      : options_(options), hub_(hub), target_(address_of(options.netloc.host, options.netloc.port)) {}
+  ~GrpcClient() override { stop(); }
+
+  void start() override {
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+    if (options_.security.active()) {
+      grpc::SslCredentialsOptions ssl;  // no root certificates given: the system's
+      if (options_.security.certificate)
+        ssl.pem_root_certs = read_text(*options_.security.certificate, "security.certificate");
+      credentials = grpc::SslCredentials(ssl);
+    }
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(receive_limit(options_));
+    args.SetMaxSendMessageSize(-1);
+    // A connection of our own: the server tells sessions apart by connection,
+    // and gRPC would otherwise share one between channels to the same target.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_time_ms);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_timeout_ms);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // keep pinging an idle call (default: 2 pings)
+    channel_ = grpc::CreateCustomChannel(target_, credentials, args);
+    stub_ = std::make_unique<grpc::GenericStub>(channel_);
+    const auto deadline = Clock::now() + options_.connection.connect_timeout;
+    connector_ = std::thread([this, deadline] { connect(deadline); });
+  }
+
+  std::uint16_t port() const override { return static_cast<std::uint16_t>(options_.netloc.port); }
+
+  void stop_accepting() override { stopping_.store(true, std::memory_order_release); }
+
+  void stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    stop_accepting();
+    if (connector_.joinable()) connector_.join();
+    if (auto call = call_.lock()) call->close(false);
+    count_.wait_zero();
+  }
+
+ private:
+  // Connector thread: waits for the channel (gRPC retries with its own
+  // backoff) until the deadline, then makes the session's one call.
+  void connect(Clock::time_point deadline) {
+    for (;;) {
+      if (stopping_.load(std::memory_order_acquire)) return;
+      // Short waits, so that stop() is not held up (gRPC takes wall-clock deadlines).
+      const auto wait = std::min<Clock::duration>(deadline - Clock::now(), std::chrono::milliseconds(50));
+      if (channel_->WaitForConnected(std::chrono::system_clock::now() + std::max<Clock::duration>(wait, {}))) break;
+      if (Clock::now() >= deadline) {
+        if (stopping_.load(std::memory_order_acquire)) return;
+        const auto secs = std::chrono::duration<double>(options_.connection.connect_timeout).count();
+        return hub_.transport_failed(errc::connect_failed, "could not connect to gRPC server " + target_ + " within " +
+                                                               std::to_string(secs).substr(0, 5) + " s" +
+                                                               (options_.security.active() ? " (TLS)" : ""));
+      }
+    }
+    auto call = std::make_shared<ClientCall>(hub_.make_executor(), target_, count_);
+    auto pipe = hub_.attach(call);
+    if (!pipe) return;  // closing: no call is made
+    count_.add();
+    stub_->PrepareBidiStreamingCall(&call->context(), method_path, grpc::StubOptions(), call.get());
+    call_ = call;
+    ClientCall::start(std::move(call), std::move(pipe));
+  }
+
+  const Options& options_;
+  Hub& hub_;
+  const std::string target_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<grpc::GenericStub> stub_;
+  std::thread connector_;
+  std::atomic<bool> stopping_{false};
+  bool stopped_ = false;
+  LinkCount count_;
+  std::weak_ptr<ClientCall> call_;  // set by the connector, read after it is joined
+};
+
+std::unique_ptr<Transport> make(Purpose purpose, const Options& options, Hub& hub) {
+  if (purpose == Purpose::server) return std::make_unique<GrpcServer>(options, hub);
+  return std::make_unique<GrpcClient>(options, hub);
+}
+
+void validate(const Options& o, Purpose purpose) {
+  require(purpose == Purpose::server || o.netloc.port != 0, "netloc.port",
+          "a client needs the server's port (0 is only for servers)");
+  require(o.connection.max_size <= static_cast<std::size_t>(INT_MAX), "connection.max_size",
+          "a gRPC message is at most " + std::to_string(INT_MAX) + " bytes");
+  require_tls_server_files(o, purpose);
+}
+
+}  // namespace
+
+// gRPC hands received messages over as the slices they came in (no single
+// buffer per message); everything else holds: a cancelled call or a closed
+// connection ends the link at once, and HTTP/2 flow control holds a sender
+// back while we do not read.
+const TransportInfo grpc_transport{Protocol::grpc, &make, &validate,
+                                   Capabilities{.one_buffer_per_message = false}};
+
+}  // namespace netqueue::detail
