@@ -47,6 +47,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -119,10 +120,15 @@ class MqttLink final : public Link, public std::enable_shared_from_this<MqttLink
   const std::string& key() const noexcept { return key_; }
   std::uint64_t generation() const noexcept { return generation_; }
 
-  void post_start(std::shared_ptr<Pipe> pipe) {
-    post([pipe = std::move(pipe)](MqttLink& l) mutable {
+  // `peer_has_credit`: the peer is known to be a netqueue peer (a server that
+  // announced itself, a client whose first credit came before its first
+  // piece), so its credit is awaited from the first byte on.
+  void post_start(std::shared_ptr<Pipe> pipe, bool peer_has_credit) {
+    post([pipe = std::move(pipe), peer_has_credit](MqttLink& l) mutable {
       l.pipe_ = std::move(pipe);
       if (l.ended_) return l.finish();
+      if (peer_has_credit) l.peer_took_ = 0;
+      l.send_credit();  // "we speak credit", before our first piece
       l.drain();
       l.pump();
     });
@@ -551,7 +557,7 @@ class MqttTransport final : public Transport {
       links_[hex_] = link;
       ++attached_;
     }
-    link->post_start(std::move(pipe));
+    link->post_start(std::move(pipe), options_.mqtt.await_server);
     return true;
   }
 
@@ -638,13 +644,20 @@ class MqttTransport final : public Transport {
       if (stopping_) return;
       if (auto it = links_.find(key); it != links_.end()) link = it->second;
       if (gone && link) links_.erase(key);  // its next piece starts a fresh session
+      if (gone) credit_clients_.erase(key);
     }
     if (gone) {
       if (link) link->post_lost("the client left without a goodbye");
       return;
     }
     if (credit) {
-      if (auto bytes = decode_credit(message->get_payload()); bytes && link) link->post_credit(*bytes);
+      const auto bytes = decode_credit(message->get_payload());
+      if (bytes && link) {
+        link->post_credit(*bytes);
+      } else if (bytes) {  // a netqueue client's first word, before its first piece
+        std::lock_guard lock(mutex_);
+        credit_clients_.insert(key);
+      }
       return;
     }
     if (!link) {
@@ -660,12 +673,14 @@ class MqttTransport final : public Transport {
         hub_.log(LogLevel::debug, "mqtt: dropped a piece from client " + key + " (not accepted now)");
         return;
       }
+      bool has_credit;
       {
         std::lock_guard lock(mutex_);
         links_[key] = link;
         ++attached_;
+        has_credit = credit_clients_.erase(key) > 0;
       }
-      link->post_start(std::move(pipe));
+      link->post_start(std::move(pipe), has_credit);
     }
     link->post_deliver(std::move(message));
   }
@@ -691,6 +706,7 @@ class MqttTransport final : public Transport {
   std::string presence_;           // client: the latest netqueue/server payload
   std::string attached_presence_;  // client: the server present when the link attached
   std::map<std::string, std::shared_ptr<MqttLink>> links_;
+  std::set<std::string> credit_clients_;  // sent credit before their first piece
   int attached_ = 0;
   std::map<std::uint64_t, std::weak_ptr<MqttLink>> in_flight_;
   std::deque<std::weak_ptr<MqttLink>> waiting_;
