@@ -88,7 +88,8 @@ void validate(const Options& o, Purpose) {
               "): messages to merge would not fit the merge buffer");
   require(o.connection.receive_bound > 0, "connection.receive_bound", "must be at least 1 byte");
   require(o.workers > 0, "workers", "at least one thread is needed");
-  require(o.serialization.message_size > 0, "serialization.message_size", "must be at least 1 byte");
+  require(o.serialization.message_size >= Id::size, "serialization.message_size",
+          "must be at least " + std::to_string(Id::size) + " bytes (a hello and a goodbye are 16-byte messages)");
   require(!o.serialization.queue_size || *o.serialization.queue_size > 0, "serialization.queue_size",
           "0 would drop every message (leave it unset for unlimited)");
   // What a transport needs of them (a TLS server's key) is its own check.

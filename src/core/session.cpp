@@ -93,6 +93,10 @@ void Session::handle(std::vector<DecodedFrame>& frames) {
 
 bool Session::on_hello(const Stream& data) {
   const Id id = *id_of(data);
+  if (id.is_nil()) {
+    end("the hello names the nil id, which names no peer", LogLevel::error);
+    return false;
+  }
   {
     std::lock_guard lock(mutex_);
     peer_ = id;
@@ -328,11 +332,20 @@ void Session::finish(const std::string& error) {
   frames_.clear();
   // What a session that ended inside a message received of it is delivered,
   // marked truncated; nothing from a session that never said hello is.
-  if (decoder_.finish(frames_) && identified()) {
-    core_.count_truncated();
+  // What a session ended inside of: the part of a message delivered in parts
+  // is delivered, marked truncated; nothing after the peer's goodbye is (it is
+  // a protocol error), nor anything of a session that never said hello.
+  if (decoder_.finish(frames_) && identified() && !peer_said_goodbye_) {
     core_.log(LogLevel::warning, describe() + ": the session ended inside a message (truncated)");
-    for (DecodedFrame& f : frames_) deliveries_.push_back(Message{peer_, std::move(f.data), f.part, true});
-    if (!deliveries_.empty()) core_.deliver(shared_from_this(), deliveries_);
+    for (DecodedFrame& f : frames_) {
+      core_.count_received(f.data.size());
+      unconsumed_.fetch_add(static_cast<std::int64_t>(f.data.size()), std::memory_order_relaxed);
+      deliveries_.push_back(Message{peer_, std::move(f.data), f.part, true});
+    }
+    if (!deliveries_.empty()) {
+      core_.count_truncated();
+      core_.deliver(shared_from_this(), deliveries_);
+    }
   }
   frames_.clear();
   batcher_.clear();

@@ -110,7 +110,7 @@ TEST(Options, BoundaryValuesAreValid) {
               o.connection.efficient_size = 0;
             })),
             "");
-  EXPECT_EQ(rejected(with([](Options& o) { o.serialization.message_size = 1; })), "");
+  EXPECT_EQ(rejected(with([](Options& o) { o.serialization.message_size = 16; })), "");
   EXPECT_EQ(rejected(with([](Options& o) { o.serialization.queue_size = 1; })), "");
   EXPECT_EQ(rejected(with([](Options& o) { o.connection.connect_timeout = std::chrono::milliseconds(0); })), "");
 }
@@ -165,8 +165,9 @@ TEST(Options, ZeroWorkersAreRejected) {
   EXPECT_EQ(rejected(with([](Options& o) { o.workers = 0; })), "workers");
 }
 
-TEST(Options, AZeroMessageSizeIsRejected) {
+TEST(Options, AMessageSizeBelowAHelloIsRejected) {
   EXPECT_EQ(rejected(with([](Options& o) { o.serialization.message_size = 0; })), "serialization.message_size");
+  EXPECT_EQ(rejected(with([](Options& o) { o.serialization.message_size = 15; })), "serialization.message_size");
 }
 
 TEST(Options, AZeroQueueSizeIsRejected) {
