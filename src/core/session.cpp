@@ -335,17 +335,16 @@ void Session::finish(const std::string& error) {
   // What a session ended inside of: the part of a message delivered in parts
   // is delivered, marked truncated; nothing after the peer's goodbye is (it is
   // a protocol error), nor anything of a session that never said hello.
+  // Statistics::truncated counts the message cut short, delivered or not.
   if (decoder_.finish(frames_) && identified() && !peer_said_goodbye_) {
+    core_.count_truncated();
     core_.log(LogLevel::warning, describe() + ": the session ended inside a message (truncated)");
     for (DecodedFrame& f : frames_) {
       core_.count_received(f.data.size());
       unconsumed_.fetch_add(static_cast<std::int64_t>(f.data.size()), std::memory_order_relaxed);
       deliveries_.push_back(Message{peer_, std::move(f.data), f.part, true});
     }
-    if (!deliveries_.empty()) {
-      core_.count_truncated();
-      core_.deliver(shared_from_this(), deliveries_);
-    }
+    if (!deliveries_.empty()) core_.deliver(shared_from_this(), deliveries_);
   }
   frames_.clear();
   batcher_.clear();
