@@ -282,6 +282,9 @@ void Core::session_ended(const std::shared_ptr<Session>& session, const std::str
     if (auto k = keyed_.find(session->key()); k != keyed_.end() && k->second == session) keyed_.erase(k);
     auto it = peers_.find(peer);
     if (identified && it != peers_.end() && it->second == session) peers_.erase(it);
+    // Decided with the session's removal: a close that began after it saw no
+    // such session, and is not made ungraceful by it.
+    if (!error.empty() && identified && closing()) lost_while_closing_.store(true, std::memory_order_release);
   }
   changed_.notify_all();
   if (identified && options_.on_peer_left) on_event(options_.on_peer_left, peer);
@@ -291,7 +294,6 @@ void Core::session_ended(const std::shared_ptr<Session>& session, const std::str
   } else if (!error.empty() && identified) {
     log(LogLevel::warning, "peer " + peer.str() + " left without a goodbye: " + error);
   }
-  if (!error.empty() && identified && closing()) lost_while_closing_.store(true, std::memory_order_release);
 }
 
 void Core::on_event(const PeerHook& hook, const Id& peer) {
