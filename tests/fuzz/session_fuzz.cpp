@@ -32,6 +32,7 @@
 
 #include "core/core.hpp"
 #include "fuzz_support.hpp"
+#include "support/scripted_link.hpp"
 #include "netqueue/error.hpp"
 
 namespace {
@@ -44,7 +45,6 @@ using netqueue::Options;
 using netqueue::Stream;
 using netqueue::detail::Core;
 using netqueue::detail::Hub;
-using netqueue::detail::Link;
 using netqueue::detail::LinkEnd;
 using netqueue::detail::Pipe;
 using nqfuzz::Bytes;
@@ -54,20 +54,10 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t settings_size = 3;
 const Id server_id = Id::parse("00112233-4455-6677-8899-aabbccddeeff");
 
-class FuzzLink final : public Link {
- public:
-  void wake_send() override {}
-  void wake_receive() override {}
-  // From the fuzzing thread or the core's worker (the hello deadline).
-  void close(bool) override { closed.store(true); }
-  std::string remote() const override { return "fuzz"; }
-  std::atomic<bool> closed{false};
-};
-
 // The transport's side: one link, driven by the fuzzing thread (its strand).
 struct Harness {
   Hub* hub = nullptr;
-  std::shared_ptr<FuzzLink> link = std::make_shared<FuzzLink>();
+  std::shared_ptr<nqtest::ScriptedLink> link = std::make_shared<nqtest::ScriptedLink>();
   std::shared_ptr<Pipe> pipe;
 
   // Exactly once per link; the Pipe is dropped then.

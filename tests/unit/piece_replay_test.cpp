@@ -17,6 +17,7 @@
 
 #include "core/core.hpp"
 #include "support/helpers.hpp"
+#include "support/scripted_link.hpp"
 
 namespace {
 
@@ -30,8 +31,8 @@ using netqueue::Purpose;
 using netqueue::Stream;
 using netqueue::detail::Core;
 using netqueue::detail::Hub;
-using netqueue::detail::Link;
 using netqueue::detail::LinkEnd;
+using nqtest::ScriptedLink;
 using netqueue::detail::Pipe;
 using Bytes = std::vector<std::byte>;
 using Clock = std::chrono::steady_clock;
@@ -60,18 +61,6 @@ std::vector<Bytes> client_messages() {
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::byte>(i % 256);
   return {bytes_of("hello"), Bytes{}, bytes_of("0123456789abcdef"), big};
 }
-
-class ScriptedLink final : public Link {
- public:
-  void wake_send() override {}
-  void wake_receive() override {}
-  void close(bool graceful) override {
-    closed = true;
-    closed_gracefully = graceful;
-  }
-  std::string remote() const override { return "scripted"; }
-  std::atomic<bool> closed{false}, closed_gracefully{false};
-};
 
 // Moves nothing by itself: the test calls the Pipe on its own thread (the
 // links' strand).
