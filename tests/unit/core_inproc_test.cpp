@@ -111,7 +111,11 @@ TEST_F(CoreInproc, HelloGoesBothWaysAndEachSideKnowsTheOther) {
   co.on_peer_joined = client_joined.peer_hook();
   auto cli = client(std::move(co));
 
-  ASSERT_TRUE(eventually([&] { return srv->peers().size() == 1 && cli->peers().size() == 1; }));
+  // The peer is listed, then its hook runs: wait for both.
+  ASSERT_TRUE(eventually([&] {
+    return srv->peers().size() == 1 && cli->peers().size() == 1 && server_joined.ids().size() == 1 &&
+           client_joined.ids().size() == 1;
+  }));
   EXPECT_EQ(srv->peers(), std::vector<Id>{cli->id()});
   EXPECT_EQ(cli->peers(), std::vector<Id>{srv->id()});
   EXPECT_EQ(server_joined.ids(), std::vector<Id>{cli->id()});
