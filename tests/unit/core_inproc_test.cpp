@@ -465,6 +465,7 @@ TEST_F(CoreInproc, AClientReconnectingWithItsIdIsTheSamePeer) {
   auto m = get_within(*second);
   ASSERT_TRUE(m);
   EXPECT_EQ(text_of(*m), "back");
+  EXPECT_TRUE(eventually([&] { return joined.ids().size() == 2; })) << "the second joined hook never ran";
   EXPECT_EQ(joined.ids(), (std::vector<Id>{id, id}));
 }
 
