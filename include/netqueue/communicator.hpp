@@ -33,7 +33,7 @@ struct Statistics {
   std::uint64_t stream_bytes_out = 0;
   std::uint64_t queued = 0;     // received messages waiting for get()
   std::uint64_t dropped = 0;    // received messages dropped by queue_size
-  std::uint64_t truncated = 0;  // messages cut short by a session's end
+  std::uint64_t truncated = 0;  // received messages marked truncated (cut short by a session's end)
   std::uint64_t peers = 0;      // connected peers now
 };
 

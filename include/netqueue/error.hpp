@@ -13,11 +13,11 @@ namespace netqueue {
 // errno, an OpenSSL reason) is kept in the message as detail.
 enum class errc {
   closed = 1,      // the peer or the communicator is closed or disconnected
-  timeout,         // a deadline passed (get_for, close_for, wait_for)
+  timeout,         // a deadline passed (a session that did not resume, close_for's deadline)
   connect_failed,  // a client could not reach its server within connect_timeout
   invalid_option,  // an option is out of range or inconsistent
   protocol_error,  // the peer broke the wire format (bad hello, duplicate id, ...)
-  truncated,       // a message ended before the length its header announced
+  truncated,       // a message ended before the length its header announced (Queue<T>::get)
   serialization,   // a payload could not be loaded by the serializer
   transport,       // the network layer failed (I/O error, TLS failure)
   unavailable,     // the protocol is not built into this library
@@ -41,13 +41,24 @@ class Error : public std::system_error {
 
 // The peer (or this communicator) is closed or gone. `peer()` names it; it is
 // the nil id when the peer was never identified (a server that never answered).
+// value() says why, so that a program can act on it:
+//   closed          the peer closed, or its connection was dropped or reset
+//   timeout         a deadline passed: it did not come back within
+//                   connection.resume_timeout, or close_for's deadline cut it
+//   protocol_error  it broke the wire format (bad hello, data after goodbye, ...)
+//   transport       the network layer failed (an I/O or TLS error, a lost broker)
+// `cause()` is the lower-level error behind it when there is one (the socket's
+// errno, in std::system_category), else empty.
 class ClosedError : public Error {
  public:
-  ClosedError(const Id& peer, const std::string& what) : Error(errc::closed, what), peer_(peer) {}
+  ClosedError(const Id& peer, const std::string& what, errc code = errc::closed, std::error_code cause = {})
+      : Error(code, what), peer_(peer), cause_(cause) {}
   const Id& peer() const noexcept { return peer_; }
+  const std::error_code& cause() const noexcept { return cause_; }
 
  private:
   Id peer_;
+  std::error_code cause_;
 };
 
 // An option failed validation; `option()` is its dotted name ("connection.max_size").

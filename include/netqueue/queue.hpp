@@ -2,11 +2,15 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "netqueue/communicator.hpp"
 #include "netqueue/error.hpp"
@@ -14,6 +18,20 @@
 
 namespace netqueue {
 
+// The largest value a Queue reassembles from parts unless told otherwise.
+inline constexpr std::uint64_t default_max_value_size = std::uint64_t{4} << 30;  // 4 GiB
+
+// Values are never handed out in pieces: a message larger than the receiver's
+// serialization.message_size arrives as parts (Message::part), which the Queue
+// puts back together (the chunks are joined, not copied) and loads as one
+// value, up to `max_value_size` bytes. A larger one, and a message cut short
+// by its peer's end (Message::truncated), are consumed and reported instead:
+// get() throws Error(errc::serialization) or Error(errc::truncated) naming the
+// peer, and the next get() goes on with the next message.
+//
+// Thread safety: as the Communicator's. Several threads may get at once: one
+// at a time takes a message off the communicator (so parts are joined in
+// order), each loads its own value.
 template <class T, class S = typename DefaultSerializer<T>::type>
   requires SerializerFor<S, T>
 class Queue {
@@ -24,7 +42,8 @@ class Queue {
   };
 
   // Borrows `communicator`, which must outlive the Queue.
-  explicit Queue(Communicator& communicator) noexcept : comm_(&communicator) {}
+  explicit Queue(Communicator& communicator, std::uint64_t max_value_size = default_max_value_size)
+      : comm_(&communicator), max_value_size_(max_value_size), reassembly_(std::make_unique<Reassembly>()) {}
 
   // Borrows `value` where the serializer borrows (bytes, arrays): keep it alive
   // and unmodified until the future is ready.
@@ -36,21 +55,98 @@ class Queue {
   SendFuture put(T&& value, std::span<const Id> peers) { return comm_->put(own(std::move(value)), peers); }
   SendFuture put(T&& value, const Id& peer) { return comm_->put(own(std::move(value)), peer); }
 
-  // As Communicator::get; a payload the serializer cannot load throws
-  // Error(errc::serialization) naming the peer, and that message is consumed.
-  Item get() { return load(comm_->get()); }
-  std::optional<Item> get_for(std::chrono::nanoseconds timeout) {
-    auto m = comm_->get_for(timeout);
-    return m ? std::optional<Item>(load(std::move(*m))) : std::nullopt;
+  // As Communicator::get, one whole value at a time. A payload the serializer
+  // cannot load throws Error(errc::serialization) naming the peer, and that
+  // message is consumed; so are the ones described above the class.
+  Item get() {
+    for (;;) {
+      std::unique_lock lock(reassembly_->order);
+      auto whole = file(comm_->get());
+      lock.unlock();
+      if (whole) return load(whole->first, std::move(whole->second));
+    }
   }
+  // As get(), but nullopt when no whole value arrived within `timeout`.
+  std::optional<Item> get_for(std::chrono::nanoseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      std::unique_lock lock(reassembly_->order, deadline);
+      if (!lock) return std::nullopt;
+      auto m = comm_->get_for(deadline - std::chrono::steady_clock::now());
+      if (!m) return std::nullopt;
+      auto whole = file(std::move(*m));
+      lock.unlock();
+      if (whole) return load(whole->first, std::move(whole->second));
+    }
+  }
+  // As get(), without waiting: nullopt unless a whole value is there (or
+  // while another thread is taking one).
   std::optional<Item> try_get() {
-    auto m = comm_->try_get();
-    return m ? std::optional<Item>(load(std::move(*m))) : std::nullopt;
+    for (;;) {
+      std::unique_lock lock(reassembly_->order, std::try_to_lock);
+      if (!lock) return std::nullopt;
+      auto m = comm_->try_get();
+      if (!m) return std::nullopt;
+      auto whole = file(std::move(*m));
+      lock.unlock();
+      if (whole) return load(whole->first, std::move(whole->second));
+    }
   }
 
   Communicator& communicator() const noexcept { return *comm_; }
+  std::uint64_t max_value_size() const noexcept { return max_value_size_; }
 
  private:
+  // A value arriving in parts.
+  struct Pending {
+    std::uint64_t total = 0;
+    bool skipping = false;  // over max_value_size: its parts are dropped
+    Stream data;            // the parts so far, joined
+  };
+  // Messages are taken and filed one at a time (under `order`), so that the
+  // parts of a value are joined in the order they came, whichever thread took
+  // them; values are loaded outside it.
+  struct Reassembly {
+    std::timed_mutex order;
+    std::unordered_map<Id, Pending> pending;
+  };
+
+  // Files one message: the whole value it completes (its peer and bytes), or
+  // nothing yet; throws for what cannot be a value. Under `order`.
+  std::optional<std::pair<Id, Stream>> file(Message m) {
+    auto& pending = reassembly_->pending;
+    if (m.truncated) {
+      pending.erase(m.peer);
+      const std::uint64_t came = m.part ? m.part->offset + m.data.size() : m.data.size();
+      throw Error(errc::truncated, "message from " + m.peer.str() + " was cut short by the end of its session: " +
+                                       std::to_string(came) + " of " +
+                                       std::to_string(m.part ? m.part->total : m.data.size()) + " bytes arrived");
+    }
+    if (!m.part) return std::pair{m.peer, std::move(m.data)};
+    const Part part = *m.part;
+    if (part.offset == 0) {
+      pending[m.peer] = Pending{part.total, part.total > max_value_size_, {}};
+    } else if (auto it = pending.find(m.peer); it == pending.end() || it->second.total != part.total) {
+      // Its beginning was taken elsewhere (straight from the communicator).
+      if (!part.last) pending[m.peer] = Pending{part.total, true, {}};
+      throw Error(errc::serialization, "a part of a message from " + m.peer.str() +
+                                           " came without its beginning (taken by another consumer): dropped");
+    }
+    Pending& p = pending[m.peer];
+    if (p.skipping) {
+      if (part.last) pending.erase(m.peer);
+      if (part.offset != 0) return std::nullopt;
+      throw Error(errc::serialization, "message from " + m.peer.str() + " is " + std::to_string(part.total) +
+                                           " bytes, over this Queue's max_value_size (" +
+                                           std::to_string(max_value_size_) + "): its parts are dropped");
+    }
+    p.data.append(std::move(m.data));
+    if (!part.last) return std::nullopt;
+    std::pair<Id, Stream> whole{m.peer, std::move(p.data)};
+    pending.erase(m.peer);
+    return whole;
+  }
+
   // The value moves into shared ownership; whatever the serializer borrowed
   // from it stays alive with the stream's chunks.
   static Stream own(T&& value) {
@@ -59,16 +155,17 @@ class Queue {
     s.keep_alive(holder);
     return s;
   }
-  static Item load(Message m) {
-    const Id peer = m.peer;
+  static Item load(const Id& peer, Stream data) {
     try {
-      return Item{peer, S::load(std::move(m.data))};
+      return Item{peer, S::load(std::move(data))};
     } catch (const std::exception& e) {
       throw Error(errc::serialization, "cannot load message from " + peer.str() + ": " + e.what());
     }
   }
 
   Communicator* comm_;
+  std::uint64_t max_value_size_;
+  std::unique_ptr<Reassembly> reassembly_;  // behind a pointer: the Queue stays movable
 };
 
 }  // namespace netqueue

@@ -131,7 +131,7 @@ bool Core::close_for(std::chrono::nanoseconds deadline) {
       if (purpose_ == Purpose::server && !s->identified()) nameless.push_back(s);
     }
   }
-  for (auto& s : nameless) s->end("the server is closing and this connection never said hello");
+  for (auto& s : nameless) s->end(errc::closed, "the server is closing and this connection never said hello");
   auto all_ended = [&] { return sessions_.empty(); };
   bool graceful;
   std::vector<std::shared_ptr<Session>> left;
@@ -140,7 +140,7 @@ bool Core::close_for(std::chrono::nanoseconds deadline) {
     graceful = changed_.wait_until(lock, until, all_ended);
     left.assign(sessions_.begin(), sessions_.end());
   }
-  for (auto& s : left) s->end("closed before the peer finished (close deadline passed)");
+  for (auto& s : left) s->end(errc::timeout, "closed before the peer finished (close deadline passed)");
   transport_->stop();
   workers_.stop();
   // Whatever the transport did not end, ends here (its threads are joined).
@@ -148,7 +148,7 @@ bool Core::close_for(std::chrono::nanoseconds deadline) {
     std::lock_guard lock(mutex_);
     left.assign(sessions_.begin(), sessions_.end());
   }
-  for (auto& s : left) s->detached(LinkEnd::lost, "communicator closed");
+  for (auto& s : left) s->detached(LinkEnd::lost, "communicator closed", {});
   inbox_.close(std::make_exception_ptr(ClosedError(id_, "communicator " + id_.str() + " is closed")));
   // A peer that dropped its link without a goodbye while we closed did not end well either.
   graceful = graceful && !lost_while_closing_.load(std::memory_order_acquire);
@@ -203,7 +203,7 @@ std::shared_ptr<Pipe> Core::attach(std::shared_ptr<Link> link, std::string_view 
   const auto limit = options_.connection.hello_timeout;
   workers_.at(Workers::clock::now() + limit, [weak = std::weak_ptr<Session>(session), limit] {
     if (auto s = weak.lock(); s && !s->identified())
-      s->end("said no hello within connection.hello_timeout (" + seconds(limit) + ")");
+      s->end(errc::timeout, "said no hello within connection.hello_timeout (" + seconds(limit) + ")");
   });
   return session;
 }
@@ -214,7 +214,7 @@ void Core::session_detached(const std::shared_ptr<Session>& session) {
               [weak = std::weak_ptr<Session>(session), links = session->links(), limit] {
                 auto s = weak.lock();
                 if (s && !s->linked() && s->links() == links)
-                  s->end("no new link within connection.resume_timeout (" + seconds(limit) + ")");
+                  s->end(errc::timeout, "no new link within connection.resume_timeout (" + seconds(limit) + ")");
               });
 }
 
@@ -227,7 +227,7 @@ void Core::transport_failed(errc code, const std::string& reason) {
     std::lock_guard lock(mutex_);
     all.assign(sessions_.begin(), sessions_.end());
   }
-  for (auto& s : all) s->end(reason, LogLevel::debug, purpose_ == Purpose::client ? error : nullptr);
+  for (auto& s : all) s->end(code, reason, LogLevel::debug, purpose_ == Purpose::client ? error : nullptr);
 }
 
 void Core::log(LogLevel level, const std::string& text) {
@@ -261,8 +261,16 @@ bool Core::identify(const std::shared_ptr<Session>& session, const Id& peer, std
 void Core::deliver(const std::shared_ptr<Session>& session, std::vector<Message>& messages) {
   std::vector<Inbox::Entry> entries;
   entries.reserve(messages.size());
-  for (Message& m : messages) entries.push_back({std::move(m), session});
+  // Counted before get() can see them: statistics never lag a message.
+  std::uint64_t bytes = 0, truncated = 0;
+  for (Message& m : messages) {
+    bytes += m.data.size();
+    truncated += m.truncated ? 1 : 0;
+    entries.push_back({std::move(m), session});
+  }
   messages_in_.fetch_add(messages.size(), std::memory_order_relaxed);
+  bytes_in_.fetch_add(bytes, std::memory_order_relaxed);
+  if (truncated) truncated_.fetch_add(truncated, std::memory_order_relaxed);
   messages.clear();
   auto dropped = inbox_.push(std::move(entries));
   if (dropped.empty()) return;
@@ -273,7 +281,8 @@ void Core::deliver(const std::shared_ptr<Session>& session, std::vector<Message>
                              dropped.front().message.peer.str() + " (" + std::to_string(total) + " dropped in all)");
 }
 
-void Core::session_ended(const std::shared_ptr<Session>& session, const std::string& error) {
+void Core::session_ended(const std::shared_ptr<Session>& session, errc code, const std::string& error,
+                         std::error_code cause) {
   const bool identified = session->identified();
   const Id peer = session->peer();
   {
@@ -290,9 +299,10 @@ void Core::session_ended(const std::shared_ptr<Session>& session, const std::str
   if (identified && options_.on_peer_left) on_event(options_.on_peer_left, peer);
   if (purpose_ == Purpose::client) {
     inbox_.close(std::make_exception_ptr(
-        ClosedError(peer, "server " + peer.str() + (error.empty() ? " ended the session" : " is gone: " + error))));
+        ClosedError(peer, "server " + peer.str() + (error.empty() ? " ended the session" : " is gone: " + error),
+                    error.empty() ? errc::closed : code, cause)));
   } else if (!error.empty() && identified) {
-    log(LogLevel::warning, "peer " + peer.str() + " left without a goodbye: " + error);
+    log(LogLevel::warning, session->describe() + " left without a goodbye: " + error);
   }
 }
 

@@ -56,17 +56,18 @@ class Core final : public Hub {
   // The peer said hello; false (with `why`) when the id is taken.
   bool identify(const std::shared_ptr<Session>& session, const Id& peer, std::string& why);
   void deliver(const std::shared_ptr<Session>& session, std::vector<Message>& messages);
-  void session_ended(const std::shared_ptr<Session>& session, const std::string& error);
+  // The session is over: an empty `error` when it ended well, else why, with
+  // the errc and lower-level cause its puts failed with.
+  void session_ended(const std::shared_ptr<Session>& session, errc code, const std::string& error,
+                     std::error_code cause);
   // The session's link ended and it waits for the next one (resume_timeout).
   void session_detached(const std::shared_ptr<Session>& session);
   void count_stream_in(std::uint64_t bytes) noexcept { stream_in_.fetch_add(bytes, std::memory_order_relaxed); }
-  void count_received(std::uint64_t bytes) noexcept { bytes_in_.fetch_add(bytes, std::memory_order_relaxed); }
   void count_sent(std::uint64_t stream_bytes, std::uint64_t payload, std::uint64_t messages) noexcept {
     stream_out_.fetch_add(stream_bytes, std::memory_order_relaxed);
     bytes_out_.fetch_add(payload, std::memory_order_relaxed);
     messages_out_.fetch_add(messages, std::memory_order_relaxed);
   }
-  void count_truncated() noexcept { truncated_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   void on_event(const PeerHook& hook, const Id& peer);

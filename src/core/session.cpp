@@ -20,6 +20,16 @@ std::optional<Id> id_of(const Stream& data) {
   return Id::from_bytes(bytes);
 }
 
+// The errc a session whose link was lost ends with (core/transport.hpp, detached).
+errc code_of(const std::error_code& cause) {
+  if (!cause) return errc::closed;
+  if (cause.category() == error_category()) return static_cast<errc>(cause.value());
+  if (cause == std::errc::connection_reset || cause == std::errc::connection_aborted ||
+      cause == std::errc::broken_pipe)
+    return errc::closed;
+  return errc::transport;
+}
+
 FrameDecoder::Limits decoder_limits(const Options& o) {
   FrameDecoder::Limits limits;
   limits.message_size = o.serialization.message_size;
@@ -58,7 +68,8 @@ void Session::handle(std::vector<DecodedFrame>& frames) {
     if (over()) break;
     if (!identified()) {
       if (f.part || f.data.size() != Id::size) {
-        end("the first frame is " + std::to_string(f.part ? f.part->total : f.data.size()) +
+        end(errc::protocol_error,
+            "the first frame is " + std::to_string(f.part ? f.part->total : f.data.size()) +
                 " bytes long, not a 16-byte hello",
             LogLevel::error);
         break;
@@ -74,11 +85,9 @@ void Session::handle(std::vector<DecodedFrame>& frames) {
       continue;
     }
     if (peer_said_goodbye_) {
-      end("data after the peer's goodbye", LogLevel::error);
+      end(errc::protocol_error, "data after the peer's goodbye", LogLevel::error);
       break;
     }
-    if (f.truncated) core_.count_truncated();
-    core_.count_received(f.data.size());
     unconsumed_.fetch_add(static_cast<std::int64_t>(f.data.size()), std::memory_order_relaxed);
     deliveries_.push_back(Message{peer_, std::move(f.data), f.part, f.truncated});
   }
@@ -87,14 +96,15 @@ void Session::handle(std::vector<DecodedFrame>& frames) {
   // A first frame that cannot be a hello is refused on its header alone.
   if (!identified() && !over()) {
     if (auto length = decoder_.pending_length(); length && *length != Id::size)
-      end("the first frame is " + std::to_string(*length) + " bytes long, not a 16-byte hello", LogLevel::error);
+      end(errc::protocol_error,
+          "the first frame is " + std::to_string(*length) + " bytes long, not a 16-byte hello", LogLevel::error);
   }
 }
 
 bool Session::on_hello(const Stream& data) {
   const Id id = *id_of(data);
   if (id.is_nil()) {
-    end("the hello names the nil id, which names no peer", LogLevel::error);
+    end(errc::protocol_error, "the hello names the nil id, which names no peer", LogLevel::error);
     return false;
   }
   {
@@ -104,7 +114,7 @@ bool Session::on_hello(const Stream& data) {
   state_->set_peer(id);
   std::string why;
   if (!core_.identify(shared_from_this(), id, why)) {
-    end(why, LogLevel::error);
+    end(errc::protocol_error, why, LogLevel::error);
     return false;
   }
   identified_.store(true, std::memory_order_release);
@@ -272,6 +282,7 @@ bool Session::attach(std::shared_ptr<Link> link) {
     std::lock_guard lock(mutex_);
     if (link_ || over()) return false;
     link_ = link;
+    remote_ = link->remote();
     ++links_;
     // No link was attached, so the strand's state is ours to read.
     wake = !incoming_.empty() || !batcher_.empty() || taken_at_ < taken_.size();
@@ -281,7 +292,7 @@ bool Session::attach(std::shared_ptr<Link> link) {
   return true;
 }
 
-void Session::detached(LinkEnd end, const std::string& reason) {
+void Session::detached(LinkEnd end, const std::string& reason, std::error_code cause) {
   bool resumable;
   {
     std::lock_guard lock(mutex_);
@@ -291,17 +302,17 @@ void Session::detached(LinkEnd end, const std::string& reason) {
     const bool done = peer_said_goodbye_ && goodbye_end_ && state_->sent() >= *goodbye_end_;
     resumable = end == LinkEnd::resumable && unacknowledged() == 0 && !done && !over();
   }
-  if (!resumable) return finish(reason);
+  if (!resumable) return finish({code_of(cause), reason, cause});
   core_.log(LogLevel::debug, describe() + ": link ended (" + reason + "); the session waits for the next one");
   core_.session_detached(shared_from_this());
 }
 
-void Session::end(const std::string& reason, LogLevel level, std::exception_ptr cause) {
+void Session::end(errc code, const std::string& reason, LogLevel level, std::exception_ptr cause) {
   std::shared_ptr<Link> link;
   {
     std::lock_guard lock(mutex_);
     if (over()) return;
-    failure_ = reason;
+    failure_ = {code, reason, {}};
     failure_cause_ = std::move(cause);
     ending_.store(true, std::memory_order_release);
     link = link_;
@@ -312,55 +323,65 @@ void Session::end(const std::string& reason, LogLevel level, std::exception_ptr 
   if (link) {
     link->close(false);
   } else {
-    finish(reason);
+    finish({code, reason, {}});
   }
 }
 
-void Session::finish(const std::string& error) {
+void Session::finish(Ending ending) {
   if (ended_.exchange(true, std::memory_order_acq_rel)) return;
-  std::string reason;
   std::exception_ptr cause;
   {
     std::lock_guard lock(mutex_);
     const bool done = peer_said_goodbye_ && goodbye_end_ && state_->sent() >= *goodbye_end_;
-    reason = !failure_.empty() ? failure_ : done ? std::string() : error;
+    if (!failure_.reason.empty()) {
+      ending = failure_;  // end() said why first
+    } else if (done) {
+      ending = {};  // both goodbyes: however the link ended, the session ended well
+    }
     cause = failure_cause_;
     send_closed_ = true;
     incoming_.clear();
     link_.reset();
   }
-  frames_.clear();
-  // What a session that ended inside a message received of it is delivered,
-  // marked truncated; nothing from a session that never said hello is.
-  // What a session ended inside of: the part of a message delivered in parts
-  // is delivered, marked truncated; nothing after the peer's goodbye is (it is
-  // a protocol error), nor anything of a session that never said hello.
-  // Statistics::truncated counts the message cut short, delivered or not.
-  if (decoder_.finish(frames_) && identified() && !peer_said_goodbye_) {
-    core_.count_truncated();
-    core_.log(LogLevel::warning, describe() + ": the session ended inside a message (truncated)");
-    for (DecodedFrame& f : frames_) {
-      core_.count_received(f.data.size());
-      unconsumed_.fetch_add(static_cast<std::int64_t>(f.data.size()), std::memory_order_relaxed);
-      deliveries_.push_back(Message{peer_, std::move(f.data), f.part, true});
-    }
-    if (!deliveries_.empty()) core_.deliver(shared_from_this(), deliveries_);
-  }
-  frames_.clear();
+  deliver_truncated();
   batcher_.clear();
   taken_.clear();
   taken_at_ = 0;
   if (!cause) {
     const Id peer = this->peer();
-    cause = std::make_exception_ptr(ClosedError(
-        peer, "peer " + peer.str() + " is disconnected" + (reason.empty() ? std::string() : ": " + reason)));
+    cause = std::make_exception_ptr(
+        ClosedError(peer, "peer " + peer.str() + " is disconnected" + (ending.reason.empty() ? "" : ": " + ending.reason),
+                    ending.code, ending.cause));
   }
   {
     std::lock_guard lock(mutex_);
     end_cause_ = cause;  // what later puts fail with
   }
   state_->fail(cause);
-  core_.session_ended(shared_from_this(), reason);
+  core_.session_ended(shared_from_this(), ending.code, ending.reason, ending.cause);
+}
+
+void Session::deliver_truncated() {
+  // One rule: what arrived of a message the stream ended inside (a whole one
+  // or one delivered in parts) is delivered, marked truncated, with its part
+  // saying where it stopped. Nothing of a session that never said hello is,
+  // nor anything after the peer's goodbye (a protocol error).
+  frames_.clear();
+  if (!decoder_.finish(frames_) || !identified() || peer_said_goodbye_) return frames_.clear();
+  if (frames_.empty()) {
+    core_.log(LogLevel::warning, describe() + ": the session ended inside a frame header");
+    return;
+  }
+  for (DecodedFrame& f : frames_) {
+    const Part& p = *f.part;
+    core_.log(LogLevel::warning, describe() + ": the session ended inside a message of " + std::to_string(p.total) +
+                                     " bytes, after " + std::to_string(p.offset + f.data.size()) +
+                                     "; what arrived is delivered marked truncated");
+    unconsumed_.fetch_add(static_cast<std::int64_t>(f.data.size()), std::memory_order_relaxed);
+    deliveries_.push_back(Message{peer_, std::move(f.data), f.part, true});
+  }
+  frames_.clear();
+  core_.deliver(shared_from_this(), deliveries_);
 }
 
 Id Session::peer() const {
@@ -379,13 +400,10 @@ bool Session::linked() const {
 }
 
 std::string Session::describe() const {
-  if (identified()) return "peer " + peer().str();
-  std::shared_ptr<Link> link;
-  {
-    std::lock_guard lock(mutex_);
-    link = link_;
-  }
-  return link ? "connection from " + link->remote() : "connection";
+  std::lock_guard lock(mutex_);
+  const std::string remote = remote_.empty() ? std::string("an unknown address") : remote_;
+  if (identified()) return "peer " + peer_.str() + " (" + remote + ")";
+  return "connection from " + remote;
 }
 
 }  // namespace netqueue::detail

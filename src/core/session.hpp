@@ -49,7 +49,7 @@ class Session final : public Pipe, public std::enable_shared_from_this<Session> 
   Stream take_piece() override;
   void acknowledged(std::uint64_t bytes) override;
   std::uint64_t unacknowledged() const noexcept override;
-  void detached(LinkEnd end, const std::string& reason) override;
+  void detached(LinkEnd end, const std::string& reason, std::error_code cause) override;
   std::string describe() const override;
 
   // ---- core side: any thread ----
@@ -64,8 +64,9 @@ class Session final : public Pipe, public std::enable_shared_from_this<Session> 
   // Receives again if the receive bound had paused it (closing allows a bounded extra).
   void resume();
   // Ends the session now: its link is cut, then it finishes with `reason`;
-  // pending puts fail with `cause` (default: ClosedError naming the peer).
-  void end(const std::string& reason, LogLevel level = LogLevel::warning, std::exception_ptr cause = nullptr);
+  // pending puts fail with `cause`, by default ClosedError(code) naming the peer.
+  void end(errc code, const std::string& reason, LogLevel level = LogLevel::warning,
+           std::exception_ptr cause = nullptr);
 
   const std::string& key() const noexcept { return key_; }
   Id peer() const;
@@ -84,8 +85,16 @@ class Session final : public Pipe, public std::enable_shared_from_this<Session> 
   // `bytes` of the stream were handed out, completing `done` frames.
   void count_out(std::uint64_t bytes, Batcher::Completed done);
   void finish_if_done();
+  // Why a session is over; an empty reason: it ended well (both goodbyes).
+  struct Ending {
+    errc code = errc::closed;
+    std::string reason;
+    std::error_code cause;
+  };
   // The session is over: fails what is pending, tells the core. Exactly once.
-  void finish(const std::string& error);
+  void finish(Ending ending);
+  // What arrived of a message the stream ended inside, delivered marked truncated.
+  void deliver_truncated();
 
   Core& core_;
   const std::string key_;
@@ -108,7 +117,8 @@ class Session final : public Pipe, public std::enable_shared_from_this<Session> 
   std::optional<std::uint64_t> goodbye_end_;
   bool wake_pending_ = false;
   bool send_closed_ = false;                 // goodbye queued or session over: puts fail
-  std::string failure_;                      // why the session is being ended
+  std::string remote_;                       // the last link's remote end
+  Ending failure_;                           // why the session is being ended (end())
   std::exception_ptr failure_cause_;         // what its puts fail with, when not the default
   std::exception_ptr end_cause_;             // why the session ended (later puts fail with it)
   Batcher batcher_;

@@ -117,9 +117,16 @@ class Pipe {
   // Exactly once per link, and only when nothing of the link is in flight
   // (no read into receive_buffer(), no write of a batch pending): the core may
   // free those buffers at once. After it the transport drops the Pipe.
-  virtual void detached(LinkEnd end, const std::string& reason) = 0;
+  // `cause` is the error behind a lost link, when there is one: the socket's
+  // code (std::errc::connection_reset when the peer dropped it), the TLS
+  // library's, or a netqueue errc (errc::transport for a lost broker); empty
+  // for an orderly end (EOF, the call finished). The session's puts fail with
+  // ClosedError carrying it: empty, reset, aborted or broken pipe give
+  // errc::closed, a netqueue errc itself, anything else errc::transport.
+  virtual void detached(LinkEnd end, const std::string& reason, std::error_code cause) = 0;
 
-  // "peer <id>" once the peer said hello, else the link's remote address.
+  // "peer <id> (<remote>)" once the peer said hello, else the link's remote
+  // address.
   virtual std::string describe() const = 0;
 
  protected:

@@ -262,7 +262,7 @@ class CallLink : public Link, public std::enable_shared_from_this<CallLink> {
   void report_detached() {
     if (!pipe_) return;
     auto pipe = std::move(pipe_);
-    pipe->detached(aborting_ ? LinkEnd::lost : LinkEnd::resumable, reason_);
+    pipe->detached(aborting_ ? LinkEnd::lost : LinkEnd::resumable, reason_, {});
   }
 
   // The transport's count of live calls: this one is over (exactly once).

@@ -142,7 +142,7 @@ class InprocLink final : public Link, public std::enable_shared_from_this<Inproc
   void finish() {
     peer_.reset();
     if (auto pipe = std::move(pipe_)) {
-      pipe->detached(LinkEnd::lost, error_);
+      pipe->detached(LinkEnd::lost, error_, {});
       if (auto done = std::move(done_)) done();
     }
   }

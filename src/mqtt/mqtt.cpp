@@ -777,7 +777,7 @@ void MqttLink::finish() {
   pipe_.reset();
   flights_.clear();
   transport_.detached(*this);
-  pipe->detached(LinkEnd::lost, reason_.empty() ? "closed" : reason_);
+  pipe->detached(LinkEnd::lost, reason_.empty() ? "closed" : reason_, {});
 }
 
 std::unique_ptr<Transport> make(Purpose purpose, const Options& options, Hub& hub) {

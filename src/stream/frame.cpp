@@ -164,7 +164,7 @@ void FrameDecoder::emit_part(std::vector<DecodedFrame>& out, bool truncated) {
   Stream data = std::move(part_chunks_);
   if (part_ && part_filled_ > part_base_) data.write(Chunk::adopt(part_, {part_.get(), part_filled_ - part_base_}));
   DecodedFrame f{std::move(data), std::nullopt, truncated};
-  if (parts) f.part = Part{done_, total_, truncated || done_ + part_filled_ == total_};
+  if (parts || truncated) f.part = Part{done_, total_, truncated || done_ + part_filled_ == total_};
   out.push_back(std::move(f));
   done_ += part_filled_;
   part_.reset();
@@ -233,19 +233,19 @@ std::size_t FrameDecoder::expected() const noexcept {
 }
 
 bool FrameDecoder::finish(std::vector<DecodedFrame>& out) {
-  if (large_) {
-    if (total_ > limits_.message_size) {
-      emit_part(out, true);
-    } else {
-      large_ = false;
-      part_.reset();
-      part_chunks_.clear();
+  if (!large_) {
+    const std::size_t have = end_ - begin_;
+    if (have >= frame_header_size) {
+      // A small frame cut short: what arrived of it, sliced from the arena.
+      const std::uint64_t length = decode_frame_header(arena_.get() + begin_);
+      Chunk body = Chunk::adopt(arena_, {arena_.get() + begin_ + frame_header_size, have - frame_header_size});
+      out.push_back(DecodedFrame{Stream(std::move(body)), Part{0, length, true}, true});
     }
-    return true;
+    begin_ = end_ = 0;
+    return have != 0;
   }
-  const bool inside = end_ != begin_;
-  begin_ = end_ = 0;
-  return inside;
+  emit_part(out, true);
+  return true;
 }
 
 }  // namespace netqueue::detail

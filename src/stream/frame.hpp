@@ -29,7 +29,7 @@ inline std::uint64_t decode_frame_header(const std::byte* in) noexcept {
 }
 
 // A frame cut out of the stream: a whole message, or one part of a message
-// larger than message_size (then `part` is set).
+// larger than message_size (then `part` is set; it is set on a truncated one too).
 struct DecodedFrame {
   Stream data;
   std::optional<Part> part;
@@ -82,8 +82,10 @@ class FrameDecoder {
   // it are sliced without copying, and so are large stretches of a large
   // frame (its message is then a Stream of several chunks).
   void feed(const Chunk& piece, std::vector<DecodedFrame>& out);
-  // The byte stream ended. Returns true when it ended inside a frame; a
-  // message being delivered in parts then gets a last part marked truncated.
+  // The byte stream ended. Returns true when it ended inside a frame (or its
+  // header). What arrived of a frame whose header was complete comes out as
+  // a last part marked truncated: `part` says where it stopped (offset of its
+  // first byte, the announced total), for a whole message as for a part.
   bool finish(std::vector<DecodedFrame>& out);
   // Bytes known to be on their way: the rest of the frame (part) being
   // received; 0 when nothing is known (between frames, header incomplete).

@@ -177,9 +177,14 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
 
   void on_error(const asio::error_code& ec) {
     if (closing_) return finish();  // whatever the error, we are closing already
-    const bool eof = ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
-    begin_close(false,
-                eof ? "the connection was closed by " + remote_ : "I/O error with " + remote_ + ": " + ec.message());
+    // The cause goes with the end (core/transport.hpp): none for an orderly EOF.
+    // Asio's system category compares with no std::errc: report the errno in
+    // the standard one.
+    if (ec != asio::error::eof)
+      cause_ = ec.category() == asio::system_category() ? std::error_code(ec.value(), std::system_category()) : ec;
+    const bool dropped = ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+    begin_close(false, dropped ? "the connection was closed by " + remote_ + (cause_ ? " (" + ec.message() + ")" : "")
+                               : "I/O error with " + remote_ + ": " + ec.message());
   }
 
   void finish_if_closing() {
@@ -214,7 +219,7 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   void finish() {
     if (!closing_ || reading_ || writing_ || shutting_down_ || !session_) return;
     auto session = std::move(session_);
-    session->detached(LinkEnd::lost, error_);
+    session->detached(LinkEnd::lost, error_, cause_);
   }
 
   Socket socket_;
@@ -225,6 +230,7 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   bool reading_ = false, writing_ = false, closing_ = false, shutting_down_ = false;
   int low_watermark_ = 1;
   std::string error_;
+  std::error_code cause_;
 };
 
 class TcpTransport final : public Transport {

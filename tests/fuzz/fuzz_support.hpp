@@ -65,8 +65,8 @@ inline std::uint64_t header_at(Bytes stream, std::size_t at) {
 // `stream` (SPEC.md, "Wire format" and "Bad input"): every frame of at most
 // message_size bytes whole; a larger one in consecutive parts of at most
 // message_size bytes, the last marked last; a stream that ends inside a frame
-// ends "inside" (a message being received in parts then gets a truncated last
-// part with what came of it).
+// ends "inside"; what came of a frame whose header was complete is delivered
+// as a last part marked truncated (one rule for a whole message and a part).
 struct Model {
   struct Frame {
     std::size_t at = 0;    // of its first byte in the stream
@@ -84,8 +84,8 @@ struct Model {
   std::vector<Extent> extents;  // every frame begun, the last maybe incomplete
   bool inside = false;          // the stream ends inside a frame (or a header)
   // The frame the stream ends in, when its header is complete: what came of
-  // its current part. A message in parts (length > message_size) must be
-  // delivered with this part marked truncated.
+  // its current part, which must be delivered marked truncated, with a part
+  // saying where it stopped.
   std::optional<Frame> tail;
   std::uint64_t message_size = 0;
 
@@ -107,7 +107,7 @@ struct Model {
       do {
         const std::uint64_t size = std::min(length - done, ms);
         if (n - pos < size) {
-          tail = Frame{pos, n - pos, parts ? std::optional(netqueue::Part{done, length, true}) : std::nullopt, true};
+          tail = Frame{pos, n - pos, netqueue::Part{done, length, true}, true};
           inside = true;
           return;
         }

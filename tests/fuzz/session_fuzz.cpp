@@ -62,7 +62,7 @@ struct Harness {
 
   // Exactly once per link; the Pipe is dropped then.
   void detach(LinkEnd end, const std::string& reason) {
-    if (auto p = std::move(pipe)) p->detached(end, reason);
+    if (auto p = std::move(pipe)) p->detached(end, reason, {});
     pipe.reset();
   }
 };
@@ -124,24 +124,22 @@ class Expected {
       NQFUZZ_CHECK(m.truncated, "the end of a cut-short stream reached get() unmarked", m.data.size());
     }
     NQFUZZ_CHECK(m.truncated == want->truncated, "a message is marked truncated wrongly", i, m.truncated);
-    if (want->part || !m.truncated) {
-      NQFUZZ_CHECK(m.part.has_value() == want->part.has_value() &&
-                       (!m.part || (m.part->offset == want->part->offset && m.part->total == want->part->total &&
-                                    m.part->last == want->part->last)),
-                   "a message's part is not the wire's", i, m.part ? m.part->offset : ~0ull);
-    }
+    NQFUZZ_CHECK(m.part.has_value() == want->part.has_value() &&
+                     (!m.part || (m.part->offset == want->part->offset && m.part->total == want->part->total &&
+                                  m.part->last == want->part->last)),
+                 "a message's part is not the wire's", i, m.part ? m.part->offset : ~0ull);
     NQFUZZ_CHECK(nqfuzz::same_bytes(m.data, stream_, want->at, want->size), "a message's bytes are not the wire's", i,
                  want->at);
   }
 
   // After the close: every data frame the stream completed was delivered, and
-  // a message cut short in parts got its truncated last part.
+  // a message cut short got its truncated last part.
   void closed(bool ended_early) const {
     if (!ended_early) {
       NQFUZZ_CHECK(delivered_ >= data_.size(), "a complete message never reached get()", delivered_, data_.size());
     }
-    if (hello_ && !goodbye_ && model_.tail && model_.tail->part && !ended_early) {
-      NQFUZZ_CHECK(delivered_ == data_.size() + 1, "a message cut short in parts got no truncated last part",
+    if (hello_ && !goodbye_ && model_.tail && !ended_early) {
+      NQFUZZ_CHECK(delivered_ == data_.size() + 1, "a message cut short got no truncated last part",
                    delivered_, data_.size());
     }
     if (!ended_early) order_.end();
@@ -279,10 +277,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                  stats.messages_in, expected.delivered());
     NQFUZZ_CHECK(stats.bytes_in == expected.bytes(), "statistics: bytes_in is not what get() handed out",
                  stats.bytes_in, expected.bytes());
-    // truncated counts the message cut short (one per session at most),
-    // delivered as a marked part or dropped whole.
-    NQFUZZ_CHECK(stats.truncated == expected.truncated() || (stats.truncated == 1 && expected.truncated() == 0),
-                 "statistics: truncated is not the message cut short", stats.truncated, expected.truncated());
+    // truncated counts the messages get() saw marked truncated (one per session at most).
+    NQFUZZ_CHECK(stats.truncated == expected.truncated(), "statistics: truncated is not what get() saw marked",
+                 stats.truncated, expected.truncated());
     NQFUZZ_CHECK(stats.stream_bytes_in <= stream.size(), "statistics: more stream bytes in than received",
                  stats.stream_bytes_in, stream.size());
   }

@@ -103,8 +103,9 @@ TEST(Mqtt, ABrokerKilledMidTransferFailsBothSidesAndCorruptsNothing) {
   for (auto& f : futures) {
     try {
       f.get();
-    } catch (const Error&) {
+    } catch (const Error& e) {
       ++failed;
+      EXPECT_EQ(e.value(), errc::transport) << "a lost broker is a transport failure: " << e.what();
     }
   }
   EXPECT_GT(failed, 0) << "the kill came too late to test anything";
@@ -114,6 +115,7 @@ TEST(Mqtt, ABrokerKilledMidTransferFailsBothSidesAndCorruptsNothing) {
     }
     FAIL() << "the client's get did not fail after the broker died";
   } catch (const Error& e) {
+    EXPECT_EQ(e.value(), errc::transport) << e.what();
     EXPECT_NE(std::string(e.what()).find("broker"), std::string::npos) << e.what();
   }
   // The server's peer is gone; what it received is intact and in order.

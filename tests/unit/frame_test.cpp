@@ -86,6 +86,16 @@ FrameDecoder::Limits small_limits() {
   return l;
 }
 
+// What finish() gives for a frame cut short: a last part, marked truncated,
+// saying where it stopped.
+void expect_cut_short(const DecodedFrame& f, std::uint64_t offset, std::uint64_t total) {
+  EXPECT_TRUE(f.truncated);
+  ASSERT_TRUE(f.part.has_value());
+  EXPECT_EQ(f.part->offset, offset);
+  EXPECT_EQ(f.part->total, total);
+  EXPECT_TRUE(f.part->last);
+}
+
 TEST(FrameHeader, IsAnUnsigned64BitBigEndianLength) {
   std::array<std::byte, 8> h{};
   encode_frame_header(0x0102030405060708ULL, h.data());
@@ -390,17 +400,34 @@ TEST(FrameDecoder, FinishReportsWhetherTheStreamEndedInsideAFrame) {
     std::vector<DecodedFrame> out;
     push(d, std::span(stream).first(13 + 8 + 2), out);  // and part of a small body
     EXPECT_TRUE(d.finish(out));
-    EXPECT_EQ(out.size(), 1u);
+    ASSERT_EQ(out.size(), 2u) << "what came of the small frame is not delivered";
+    expect_cut_short(out[1], 0, 6);
+    EXPECT_EQ(out[1].data.to_bytes(), Bytes(stream.begin() + 13 + 8, stream.begin() + 13 + 8 + 2));
   }
 }
 
-TEST(FrameDecoder, FinishInsideALargeWholeFrameDeliversNothingOfIt) {
-  const Bytes stream = framed({nqtest::pattern(1000, 1)});
-  FrameDecoder d(small_limits());
-  std::vector<DecodedFrame> out;
-  push(d, std::span(stream).first(500), out);
-  EXPECT_TRUE(d.finish(out));
-  EXPECT_TRUE(out.empty());
+// One rule for every size: a frame under message_size that was being read
+// into a buffer of its own is delivered as far as it came, as a small one is
+// and as the last part of a message delivered in parts is.
+TEST(FrameDecoder, FinishInsideALargeWholeFrameYieldsWhatCameMarkedTruncated) {
+  const Bytes payload = nqtest::pattern(1000, 1);
+  const Bytes stream = framed({payload});
+  for (bool fed : {false, true}) {
+    SCOPED_TRACE(fed ? "feed" : "commit");
+    FrameDecoder d(small_limits());
+    std::vector<DecodedFrame> out;
+    if (fed) {
+      d.feed(netqueue::Chunk::copy_of(std::span(stream).first(500)), out);
+    } else {
+      push(d, std::span(stream).first(500), out);
+    }
+    EXPECT_TRUE(out.empty());
+    EXPECT_TRUE(d.finish(out));
+    ASSERT_EQ(out.size(), 1u);
+    expect_cut_short(out[0], 0, 1000);
+    EXPECT_EQ(out[0].data.to_bytes(), Bytes(payload.begin(), payload.begin() + 500 - frame_header_size));
+    EXPECT_FALSE(d.finish(out)) << "a second finish found a frame again";
+  }
 }
 
 TEST(FrameDecoder, FinishInsidePartsYieldsALastPartMarkedTruncated) {
@@ -416,11 +443,7 @@ TEST(FrameDecoder, FinishInsidePartsYieldsALastPartMarkedTruncated) {
 
   EXPECT_TRUE(d.finish(out));
   ASSERT_EQ(out.size(), 2u);
-  ASSERT_TRUE(out[1].part.has_value());
-  EXPECT_TRUE(out[1].truncated);
-  EXPECT_TRUE(out[1].part->last);
-  EXPECT_EQ(out[1].part->offset, 10u);
-  EXPECT_EQ(out[1].part->total, 25u);
+  expect_cut_short(out[1], 10, 25);
   EXPECT_EQ(out[1].data.to_bytes(), Bytes(payload.begin() + 10, payload.begin() + 14));
 }
 
@@ -438,11 +461,7 @@ TEST(FrameDecoder, AHugeLengthHeaderCommitsNoMoreThanMessageSize) {
 
   EXPECT_TRUE(d.finish(out));
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_TRUE(out[0].truncated);
-  ASSERT_TRUE(out[0].part.has_value());
-  EXPECT_EQ(out[0].part->offset, 0u);
-  EXPECT_EQ(out[0].part->total, std::numeric_limits<std::uint64_t>::max());
-  EXPECT_TRUE(out[0].part->last);
+  expect_cut_short(out[0], 0, std::numeric_limits<std::uint64_t>::max());
   EXPECT_EQ(out[0].data.to_bytes(), body);
 }
 

@@ -150,7 +150,7 @@ TEST_P(MqttReplay, ACapturedClientStreamIsServedAndAnsweredByteForByte) {
   hand_up(*pipe, c2s.back());  // the client's goodbye
   EXPECT_EQ(take_all(*pipe), wire("tcp-s2c.bin")) << "hello, world, direct, goodbye";
   EXPECT_TRUE(link->closed && link->closed_gracefully) << "both goodbyes went: the link is closed";
-  pipe->detached(LinkEnd::lost, "closed");
+  pipe->detached(LinkEnd::lost, "closed", {});
   EXPECT_TRUE(server->peers().empty());
   EXPECT_TRUE(server->close_for(1s));
 }
@@ -190,7 +190,7 @@ TEST_F(PieceReplay, ACapturedServerStreamIsReadByAClientThatAnswersByteForByte) 
   EXPECT_EQ(sent, wire("tcp-c2s.bin")) << "hello, the four messages, goodbye";
   hand_up(*pipe, s2c[3]);  // the server's goodbye
   ASSERT_TRUE(nqtest::eventually([&] { return link->closed.load(); }, 5s)) << "the link was never closed";
-  pipe->detached(LinkEnd::lost, "closed");
+  pipe->detached(LinkEnd::lost, "closed", {});
   EXPECT_TRUE(closed.get()) << "the client's close was not graceful";
 }
 
@@ -225,7 +225,7 @@ TEST_F(PieceReplay, APollingGrpcClientKeepsOneSessionAcrossItsCalls) {
     const Bytes out = take_all(*pipe);  // what this call answers
     answered.insert(answered.end(), out.begin(), out.end());
     // The client half-closed; the call ends with status OK once flushed.
-    pipe->detached(link->closed ? LinkEnd::lost : LinkEnd::resumable, "end of call");
+    pipe->detached(link->closed ? LinkEnd::lost : LinkEnd::resumable, "end of call", {});
   }
   EXPECT_EQ(answered, wire("tcp-s2c.bin")) << "hello, world, direct, goodbye over the calls";
   EXPECT_TRUE(nqtest::eventually([&] { return server->peers().empty(); }, 5s));
@@ -242,7 +242,7 @@ TEST_F(PieceReplay, ASessionWhoseClientStopsCallingEndsAtTheResumeTimeout) {
   hand_up(*pipe, wire("grpc-c2s-00.bin"));
   ASSERT_TRUE(server->get_until(Clock::now() + 5s));
   take_all(*pipe);
-  pipe->detached(LinkEnd::resumable, "end of call");
+  pipe->detached(LinkEnd::resumable, "end of call", {});
   EXPECT_EQ(server->peers().size(), 1u) << "a clean end of call keeps the session";
   EXPECT_TRUE(nqtest::eventually([&] { return server->peers().empty(); }, 5s))
       << "the session outlived connection.resume_timeout";
@@ -259,7 +259,7 @@ TEST_F(PieceReplay, ALinkThatNeverSaysHelloIsEndedAtTheHelloTimeout) {
   ASSERT_TRUE(pipe);
   ASSERT_TRUE(nqtest::eventually([&] { return link->closed.load(); }, 5s)) << "a silent link was never cut";
   EXPECT_FALSE(link->closed_gracefully);
-  pipe->detached(LinkEnd::lost, "cut");
+  pipe->detached(LinkEnd::lost, "cut", {});
   EXPECT_TRUE(server->close_for(1s));
 }
 
@@ -273,7 +273,7 @@ TEST_F(PieceReplay, AFirstFrameThatIsNotAHelloIsRefusedOnItsHeaderAlone) {
   hand_up(*pipe, header);
   EXPECT_TRUE(link->closed) << "the header alone shows it is not a hello";
   EXPECT_FALSE(pipe->receiving());
-  pipe->detached(LinkEnd::lost, "cut");
+  pipe->detached(LinkEnd::lost, "cut", {});
   EXPECT_FALSE(server->get_until(Clock::now() + 50ms)) << "nothing of a nameless session reaches get()";
   EXPECT_TRUE(server->close_for(1s));
 }
@@ -285,7 +285,7 @@ TEST_F(PieceReplay, NothingFromASessionThatNeverSaidHelloReachesGetWhenItEndsMid
   ASSERT_TRUE(pipe);
   const Bytes hello = wire("grpc-c2s-00.bin");
   hand_up(*pipe, Bytes(hello.begin(), hello.begin() + 12));  // half a hello
-  pipe->detached(LinkEnd::lost, "reset");
+  pipe->detached(LinkEnd::lost, "reset", {});
   EXPECT_FALSE(server->get_until(Clock::now() + 50ms)) << "a truncated nameless stream reached get()";
   EXPECT_TRUE(server->close_for(1s));
 }
