@@ -117,7 +117,7 @@ class Run {
                    model_.tail->part->total);
     }
     if (!model_.tail) NQFUZZ_CHECK(out_.empty(), "finish() delivered a frame where none was begun");
-    if (!out_.empty()) take(&*model_.tail, true);
+    if (!out_.empty()) take(*model_.tail);
     order_.end();
     // Frames held until now still hold their bytes (no receive buffer was
     // reused under them).
@@ -163,7 +163,7 @@ class Run {
       const Model::Frame& want = model_.frames[i];
       NQFUZZ_CHECK(want.at + want.size <= fed, "a frame came out before its bytes were received", want.at + want.size,
                    fed);
-      take_frame(f, want, false);
+      take_frame(f, want);
     }
     out_.clear();
     const Model::Position where = model_.at(fed);
@@ -176,12 +176,12 @@ class Run {
                  decoder_.expected());
   }
 
-  void take(const Model::Frame* want, bool finished) {
-    for (DecodedFrame& f : out_) take_frame(f, *want, finished);
+  void take(const Model::Frame& want) {
+    for (DecodedFrame& f : out_) take_frame(f, want);
     out_.clear();
   }
 
-  void take_frame(DecodedFrame& f, const Model::Frame& want, bool finished) {
+  void take_frame(DecodedFrame& f, const Model::Frame& want) {
     const std::size_t i = outcome_.records.size();
     delivered_ += f.data.size();
     NQFUZZ_CHECK(delivered_ <= stream_.size(), "more payload delivered than bytes received", delivered_,

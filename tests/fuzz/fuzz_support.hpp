@@ -142,7 +142,8 @@ struct Model {
 };
 
 // Parts of one message are consecutive, within their total, the last one
-// marked last (or truncated); nothing else comes between them.
+// marked last (or truncated); nothing else comes between them. A message cut
+// short is one truncated part, whatever its size.
 class PartOrder {
  public:
   explicit PartOrder(std::uint64_t message_size) : message_size_(message_size) {}
@@ -152,7 +153,9 @@ class PartOrder {
       NQFUZZ_CHECK(size <= message_size_, "a whole message larger than message_size", size, message_size_);
       return;
     }
-    NQFUZZ_CHECK(part->total > message_size_, "a part of a message that fits message_size", part->total, message_size_);
+    // A message that fits message_size has a part only when it was cut short.
+    NQFUZZ_CHECK(part->total > message_size_ || (truncated && part->offset == 0),
+                 "a part of a message that fits message_size", part->total, message_size_);
     NQFUZZ_CHECK(size <= message_size_, "a part larger than message_size", size, message_size_);
     NQFUZZ_CHECK(part->offset <= part->total && size <= part->total - part->offset, "a part beyond its total",
                  part->offset + size, part->total);
