@@ -91,7 +91,9 @@ class Communicator {
   // Every thread the library started is joined.
   void close();
   // As close(), but gives up waiting after `deadline`: remaining sessions are
-  // cut and their pending futures fail. True when everything ended gracefully.
+  // cut and their pending futures fail. True when everything ended gracefully:
+  // false when a session had to be cut, a peer dropped its link during the
+  // close, or (a client) its server was lost before.
   bool close_for(std::chrono::nanoseconds deadline);
   template <class Rep, class Period>
   bool close_for(std::chrono::duration<Rep, Period> deadline) {

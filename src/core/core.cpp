@@ -150,8 +150,9 @@ bool Core::close_for(std::chrono::nanoseconds deadline) {
   }
   for (auto& s : left) s->detached(LinkEnd::lost, "communicator closed", {});
   inbox_.close(std::make_exception_ptr(ClosedError(id_, "communicator " + id_.str() + " is closed")));
-  // A peer that dropped its link without a goodbye while we closed did not end well either.
-  graceful = graceful && !lost_while_closing_.load(std::memory_order_acquire);
+  // A peer that dropped its link without a goodbye while we closed did not
+  // end well either, nor did a client's server that was lost before.
+  graceful = graceful && !ended_badly_.load(std::memory_order_acquire);
   closed_ = graceful;
   return graceful;
 }
@@ -293,7 +294,8 @@ void Core::session_ended(const std::shared_ptr<Session>& session, errc code, con
     if (identified && it != peers_.end() && it->second == session) peers_.erase(it);
     // Decided with the session's removal: a close that began after it saw no
     // such session, and is not made ungraceful by it.
-    if (!error.empty() && identified && closing()) lost_while_closing_.store(true, std::memory_order_release);
+    if (!error.empty() && identified && (closing() || purpose_ == Purpose::client))
+      ended_badly_.store(true, std::memory_order_release);
   }
   changed_.notify_all();
   if (identified && options_.on_peer_left) on_event(options_.on_peer_left, peer);

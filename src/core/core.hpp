@@ -89,7 +89,9 @@ class Core final : public Hub {
   std::unordered_map<std::string, std::shared_ptr<Session>> keyed_;  // by the transport's key
   std::shared_ptr<Session> client_;                         // a client's one session
   std::atomic<bool> closing_{false};
-  std::atomic<bool> lost_while_closing_{false};  // a session ended with an error during close
+  // A session ended with an error that makes close_for not graceful: any
+  // during the close; a client's one session at any time (its server is lost).
+  std::atomic<bool> ended_badly_{false};
 
   std::mutex close_mutex_;  // one close at a time
   std::optional<bool> closed_;
