@@ -53,6 +53,15 @@ struct Options {
     // clients make one per exchange) waits this long for the peer's next link
     // before it ends.
     std::chrono::milliseconds resume_timeout{std::chrono::seconds(30)};
+    // Dead-peer detection. A connection silent for `keepalive` is probed (TCP
+    // keepalive, HTTP/2 pings on gRPC); a peer that answers nothing for
+    // `peer_timeout` (no acknowledgement of what we sent, no answer to a
+    // probe: its host vanished without a FIN or RST) is gone, and its session
+    // ends with ClosedError(errc::timeout). A healthy peer, idle or not
+    // reading, answers probes in its kernel and is never cut. peer_timeout 0:
+    // no detection. MQTT: the broker detects vanished peers (mqtt.keepalive).
+    std::chrono::milliseconds keepalive{std::chrono::seconds(30)};
+    std::chrono::milliseconds peer_timeout{std::chrono::seconds(60)};
 
     std::size_t effective_merge_size() const noexcept { return merge_size.value_or(max_size); }
     std::size_t effective_efficient_size() const noexcept { return efficient_size.value_or(max_size / 64); }

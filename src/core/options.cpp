@@ -77,6 +77,12 @@ void validate(const Options& o, Purpose) {
   require(o.connection.connect_timeout.count() >= 0, "connection.connect_timeout", "negative timeout");
   require(o.connection.hello_timeout.count() > 0, "connection.hello_timeout", "must be positive");
   require(o.connection.resume_timeout.count() >= 0, "connection.resume_timeout", "negative timeout");
+  require(o.connection.keepalive >= std::chrono::seconds(1), "connection.keepalive",
+          "must be at least 1 s (TCP keepalive counts whole seconds)");
+  require(o.connection.peer_timeout.count() == 0 || o.connection.peer_timeout > o.connection.keepalive,
+          "connection.peer_timeout",
+          "must be longer than connection.keepalive (" + std::to_string(o.connection.keepalive.count()) +
+              " ms), or 0 for no detection");
   require(o.connection.max_size > 0, "connection.max_size", "must be at least 1 byte");
   const auto merge = o.connection.effective_merge_size();
   const auto efficient = o.connection.effective_efficient_size();

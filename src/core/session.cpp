@@ -24,6 +24,7 @@ std::optional<Id> id_of(const Stream& data) {
 errc code_of(const std::error_code& cause) {
   if (!cause) return errc::closed;
   if (cause.category() == error_category()) return static_cast<errc>(cause.value());
+  if (cause == std::errc::timed_out) return errc::timeout;  // the peer answered nothing (peer_timeout)
   if (cause == std::errc::connection_reset || cause == std::errc::connection_aborted ||
       cause == std::errc::broken_pipe)
     return errc::closed;

@@ -61,13 +61,23 @@ int receive_limit(const Options& o) {
 }
 
 // A peer that stops answering (its host vanished: no FIN, no RST) is found by
-// HTTP/2 pings: one after 30 s without traffic, answered within 20 s or the
-// connection and its calls end. Both sides ping, and a server accepts pings
-// every 10 s without data (gRPC's default would call 30 s too many and send
-// GOAWAY). A healthy idle peer answers pings and is never cut.
-constexpr int keepalive_time_ms = 30'000;
-constexpr int keepalive_timeout_ms = 20'000;
-constexpr int min_ping_interval_ms = 10'000;
+// HTTP/2 pings (Options::connection.keepalive, peer_timeout): one after
+// `keepalive` without traffic, answered within the rest of `peer_timeout` or
+// the connection and its calls end. Both sides ping, and a server accepts
+// pings every second without data (gRPC's default, 5 minutes, would call a
+// client's pings too many and send GOAWAY). A healthy idle peer answers pings
+// and is never cut.
+struct Keepalive {
+  int time_ms = INT_MAX;  // gRPC's "never"
+  int timeout_ms = 20'000;
+};
+Keepalive keepalive_of(const Options& o) {
+  const auto& c = o.connection;
+  if (c.peer_timeout.count() == 0) return {};
+  auto ms = [](std::chrono::milliseconds d) { return static_cast<int>(std::min<std::int64_t>(d.count(), INT_MAX)); };
+  return {ms(c.keepalive), ms(c.peer_timeout - c.keepalive)};
+}
+constexpr int min_ping_interval_ms = 1'000;
 
 std::string read_text(const std::string& path, const char* option) {
   std::ifstream in(path, std::ios::binary);
@@ -415,8 +425,9 @@ class GrpcServer final : public Transport {
     builder.SetMaxSendMessageSize(-1);
     // Our own port only: no SO_REUSEPORT sharing with another server.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_time_ms);
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_timeout_ms);
+    const Keepalive keepalive = keepalive_of(options_);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive.time_ms);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive.timeout_ms);
     // Python clients poll: between their calls the connection has none.
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, min_ping_interval_ms);
@@ -606,8 +617,9 @@ class GrpcClient final : public Transport {
     // A connection of our own: the server tells sessions apart by connection,
     // and gRPC would otherwise share one between channels to the same target.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_time_ms);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_timeout_ms);
+    const Keepalive keepalive = keepalive_of(options_);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive.time_ms);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive.timeout_ms);
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // keep pinging an idle call (default: 2 pings)
     channel_ = grpc::CreateCustomChannel(target_, credentials, args);
     stub_ = std::make_unique<grpc::GenericStub>(channel_);

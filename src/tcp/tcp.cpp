@@ -3,6 +3,10 @@
 // writes gather straight from the batch the session hands out.
 #include "tcp/tcp.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <asio.hpp>
 #include <atomic>
@@ -61,11 +65,14 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   }
 
   // Starts moving bytes for `session` (on the strand).
-  void start(std::shared_ptr<Pipe> session) {
-    asio::dispatch(strand_, [self = this->shared_from_this(), session = std::move(session)]() mutable {
+  // `peer_timeout` (0: none): see watch_peer().
+  void start(std::shared_ptr<Pipe> session, std::chrono::milliseconds peer_timeout) {
+    asio::dispatch(strand_, [self = this->shared_from_this(), session = std::move(session), peer_timeout]() mutable {
       self->session_ = std::move(session);
+      self->peer_timeout_ = peer_timeout;
       self->do_read();
       self->do_write();
+      if (peer_timeout.count() > 0) self->watch_peer();
     });
   }
 
@@ -126,6 +133,10 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   // A batch went out (or failed); then the next one.
   void wrote(const asio::error_code& ec) {
     writing_ = false;
+    // Once the kernel gave up on the connection a write finds only EPIPE; the
+    // read in flight then ends at once with the reason (ETIMEDOUT when the
+    // peer stopped answering, ECONNRESET), and reports it.
+    if (ec == asio::error::broken_pipe && reading_ && !closing_) return;
     if (ec) return on_error(ec);
     session_->sent();
     if (closing_) return finish();
@@ -183,8 +194,12 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
     if (ec != asio::error::eof)
       cause_ = ec.category() == asio::system_category() ? std::error_code(ec.value(), std::system_category()) : ec;
     const bool dropped = ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
-    begin_close(false, dropped ? "the connection was closed by " + remote_ + (cause_ ? " (" + ec.message() + ")" : "")
-                               : "I/O error with " + remote_ + ": " + ec.message());
+    if (ec == asio::error::timed_out) {
+      begin_close(false, "no answer from " + remote_ + " within connection.peer_timeout (" + ec.message() + ")");
+    } else {
+      begin_close(false, dropped ? "the connection was closed by " + remote_ + (cause_ ? " (" + ec.message() + ")" : "")
+                                 : "I/O error with " + remote_ + ": " + ec.message());
+    }
   }
 
   void finish_if_closing() {
@@ -208,8 +223,42 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
     close_socket(graceful);
   }
 
+  // A peer that stops acknowledging what we sent (its host vanished while
+  // data was in flight, or while its window was shut) is cut once no ACK has
+  // come for peer_timeout while data waited. TCP_USER_TIMEOUT would do this in
+  // the kernel, but it also cuts a healthy peer whose window stays shut
+  // longer than the timeout (one that does not read: our own receive bound
+  // makes such peers), although that peer answers every probe. An idle
+  // connection is the kernel's keepalive's (set in watch_socket()).
+  void watch_peer() {
+    const auto every = std::clamp<std::chrono::milliseconds>(peer_timeout_ / 4, std::chrono::milliseconds(250),
+                                                             std::chrono::seconds(5));
+    watchdog_.expires_after(every);
+    watchdog_.async_wait(asio::bind_executor(strand_, [self = this->shared_from_this()](asio::error_code ec) {
+      if (ec || self->closing_) return;
+      if (self->peer_stopped_answering()) return self->on_error(asio::error::timed_out);
+      self->watch_peer();
+    }));
+  }
+
+  bool peer_stopped_answering() {
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    if (::getsockopt(lowest(socket_).native_handle(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return false;
+    const auto now = std::chrono::steady_clock::now();
+    // Unacknowledged data, or window probes: something waits for the peer.
+    if (info.tcpi_unacked == 0 && info.tcpi_probes == 0) {
+      waiting_since_.reset();
+      return false;
+    }
+    if (!waiting_since_) waiting_since_ = now;
+    return now - *waiting_since_ >= peer_timeout_ &&
+           std::chrono::milliseconds(info.tcpi_last_ack_recv) >= peer_timeout_;
+  }
+
   void close_socket(bool graceful) {
     asio::error_code ignored;
+    watchdog_.cancel();
     if (graceful) lowest(socket_).shutdown(tcp::socket::shutdown_send, ignored);  // FIN after what was written
     lowest(socket_).close(ignored);  // cancels the read (and a write still in flight)
     finish();
@@ -231,6 +280,9 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   int low_watermark_ = 1;
   std::string error_;
   std::error_code cause_;
+  std::chrono::milliseconds peer_timeout_{0};
+  asio::steady_timer watchdog_{strand_};
+  std::optional<std::chrono::steady_clock::time_point> waiting_since_;  // since when data waits for the peer
 };
 
 class TcpTransport final : public Transport {
@@ -352,11 +404,33 @@ class TcpTransport final : public Transport {
   }
 
   // ---- both ----
+  // Dead-peer detection (Options::connection.keepalive, peer_timeout), idle
+  // side: after `keepalive` of silence the kernel probes, and ends the
+  // connection with ETIMEDOUT when four probes, spread over the rest of
+  // `peer_timeout`, go unanswered. The busy side is Connection::watch_peer().
+  void watch_socket(tcp::socket& socket) {
+    const auto& c = options_.connection;
+    if (c.peer_timeout.count() == 0) return;
+    auto seconds = [](std::chrono::milliseconds d) {
+      return static_cast<int>(std::min<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(d).count(), 32767));
+    };
+    const int fd = socket.native_handle();
+    const int on = 1;
+    const int idle = seconds(c.keepalive);
+    const int interval = std::max(1, seconds(c.peer_timeout - c.keepalive) / 4);
+    const int probes = 4;
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+  }
+
   // A connected socket (accepted, or ours): the TLS handshake first when
   // configured, then a session.
   void on_socket(tcp::socket socket) {
     asio::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    watch_socket(socket);
     Strand strand = socket.get_executor();
 #ifdef NETQUEUE_WITH_TLS
     if (tls_) {
@@ -383,7 +457,7 @@ class TcpTransport final : public Transport {
   void open(const std::shared_ptr<Connection<Socket>>& c) {
     auto session = hub_.attach(c);
     if (!session) return c->close(false);  // the communicator is closing
-    c->start(std::move(session));
+    c->start(std::move(session), options_.connection.peer_timeout);
   }
 
   // Remembers a connection so that stop() can abort it.
