@@ -1,5 +1,7 @@
 // netqueue-iops: netqueue's throughput benchmark, the counterpart of
 // net-queue's iops.py (same command line, same message mix, same report).
+#include <sys/resource.h>
+
 #include <exception>
 #include <iostream>
 #include <stdexcept>
@@ -34,7 +36,18 @@ int run_side(const iops::Config& config) {
   return 0;
 }
 
+// A server of --clients 1000 needs a socket per client: the soft limit on
+// open files (1024 on a fresh Debian login) goes up to the hard one.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int run(const iops::Config& config, int argc, char** argv) {
+  raise_open_file_limit();
   // Said once here rather than by both children of a `both` run.
   if (!netqueue::is_available(config.protocol)) {
     throw std::runtime_error(config.protocol_name + " is not built into this netqueue (see --list-protocols)");
