@@ -80,6 +80,7 @@ std::span<const Batcher::Buffer> Batcher::next() {
     if (batch_bytes_ < max_size_ && room > 0 && buffers_.size() < max_buffers) continue;
     break;
   }
+  merge_peak_ = std::max(merge_peak_, merge_used_);
   return buffers_;
 }
 
@@ -108,6 +109,14 @@ Batcher::Completed Batcher::consume() {
   buffers_.clear();
   owners_.clear();
   batch_bytes_ = 0;
+  // Everything went out: a merge buffer that a burst filled far gives its
+  // pages back, so that a server's idle sessions do not each keep one (a
+  // session that merges a little at a time keeps its buffer and its pages).
+  constexpr std::size_t keep = 64 * 1024;
+  if (frames_.empty() && merge_peak_ > keep) {
+    merge_.reset();
+    merge_peak_ = 0;
+  }
   return completed;
 }
 

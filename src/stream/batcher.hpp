@@ -26,6 +26,8 @@ class Batcher {
   // Queues one frame with this payload.
   void push(Stream payload);
   bool empty() const noexcept { return frames_.empty(); }
+  // Bytes of merge buffer held now (0 until needed, and after a burst).
+  std::size_t merge_capacity() const noexcept { return merge_ ? merge_size_ : 0; }
   // Bytes queued and not yet consumed, headers included.
   std::uint64_t pending_bytes() const noexcept { return pending_; }
 
@@ -68,6 +70,7 @@ class Batcher {
   std::uint64_t pending_ = 0;
   std::unique_ptr<std::byte[]> merge_;  // allocated on first use
   std::size_t merge_used_ = 0;
+  std::size_t merge_peak_ = 0;  // the most of merge_ a batch used since it was allocated
   std::vector<Buffer> buffers_;
   std::vector<const std::shared_ptr<const void>*> owners_;  // per buffer: its owner, null when not owned
   std::size_t batch_bytes_ = 0;

@@ -352,4 +352,30 @@ TEST(Batcher, ConcatenatedBatchesReproduceTheFramedStreamForARandomMix) {
   }
 }
 
+// A burst merged far into the merge buffer gives it back once everything went
+// out (a server's idle sessions hold none); a session that merges a little at
+// a time keeps it, so that small messages never pay for a new one.
+TEST(Batcher, TheMergeBufferIsGivenBackAfterABurstAndKeptForLittleMerges) {
+  Batcher b(1024 * 1024, 1024 * 1024, 16 * 1024);
+  EXPECT_EQ(b.merge_capacity(), 0u) << "allocated before anything was merged";
+  auto send_all = [&](std::size_t count, std::size_t size) {
+    std::vector<Bytes> payloads;
+    for (std::size_t i = 0; i < count; ++i) payloads.push_back(nqtest::pattern(size, static_cast<std::uint32_t>(i)));
+    for (const Bytes& p : payloads) b.push(Stream::copy_of(p));
+    Bytes out;
+    while (!b.empty()) {
+      const Bytes batch = join(b.next());
+      out.insert(out.end(), batch.begin(), batch.end());
+      b.consume();
+    }
+    EXPECT_EQ(out, reference(payloads)) << "the stream is not the frames in order";
+  };
+  send_all(10, 100);  // 1 KiB merged: kept
+  EXPECT_EQ(b.merge_capacity(), 1024u * 1024u);
+  send_all(100, 4000);  // 400 KB merged in one batch: given back
+  EXPECT_EQ(b.merge_capacity(), 0u) << "a burst's merge buffer was kept";
+  send_all(3, 100);  // and made again when needed
+  EXPECT_EQ(b.merge_capacity(), 1024u * 1024u);
+}
+
 }  // namespace
