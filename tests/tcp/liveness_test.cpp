@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "support/child.hpp"
+#include "support/netns.hpp"
 #include "tcp/tcp_support.hpp"
 
 namespace {
@@ -32,28 +32,6 @@ using netqueue::Options;
 using netqueue::Protocol;
 using netqueue::Purpose;
 using Clock = std::chrono::steady_clock;
-
-constexpr const char* netns_variable = "NQTEST_NETNS";
-
-bool in_private_netns() { return std::getenv(netns_variable) != nullptr; }
-
-// Runs `test` of this suite in a child process inside a private network
-// namespace; true in the parent when it did (the caller returns then).
-void run_in_private_netns(const std::string& test) {
-  if (std::system("unshare -n true >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "needs a private network namespace (unshare -n, as root): not available here";
-  // This program's own path: under unshare, /proc/self/exe would be unshare.
-  std::vector<char> self(4096);
-  const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
-  ASSERT_GT(n, 0) << "cannot read /proc/self/exe";
-  Child child({"/usr/bin/unshare", "-n", std::string(self.data(), static_cast<std::size_t>(n)),
-               "--gtest_filter=Liveness." + test},
-              {std::string(netns_variable) + "=1"});
-  const auto status = child.wait(ms(60000));
-  ASSERT_TRUE(status) << "the test in the namespace did not end within 60 s:\n" << child.output();
-  EXPECT_EQ(*status, 0) << child.output();
-  EXPECT_NE(child.output().find("[  PASSED  ] 1 test"), std::string::npos) << child.output();
-}
 
 void with_detection(Options& o, std::chrono::milliseconds keepalive, std::chrono::milliseconds peer_timeout) {
   o.connection.keepalive = keepalive;
@@ -91,7 +69,7 @@ void expect_timeout(const netqueue::SendFuture& f, const Id& peer, const std::st
 // watch: no acknowledgement for peer_timeout); otherwise the connection is
 // idle (the kernel's keepalive probes go unanswered).
 void vanished_client(bool busy) {
-  ASSERT_EQ(std::system("ip link set lo up"), 0) << "cannot bring the namespace's loopback up";
+  ASSERT_NO_FATAL_FAILURE(bring_loopback_up());
 
   constexpr auto keepalive = 1s;
   constexpr auto peer_timeout = 5s;
@@ -118,7 +96,7 @@ void vanished_client(bool busy) {
   ASSERT_NO_FATAL_FAILURE(round_trip(server, tap, bystander, "bystander before"));
 
   // The victim's host vanishes: every packet to or from 127.0.0.2 is dropped.
-  ASSERT_EQ(std::system("ip route add blackhole 127.0.0.2/32 table local"), 0);
+  ASSERT_NO_FATAL_FAILURE(black_hole_127_0_0_2());
   const auto vanished = Clock::now();
   // Far more than the socket buffers take: these cannot be handed over.
   std::optional<netqueue::SendFuture> to_victim, from_victim;
@@ -157,12 +135,12 @@ void vanished_client(bool busy) {
 }
 
 TEST(Liveness, AVanishedBusyClientIsCutWithTimeoutAndTheOthersAreServed) {
-  if (!in_private_netns()) return run_in_private_netns("AVanishedBusyClientIsCutWithTimeoutAndTheOthersAreServed");
+  if (!in_private_netns()) return run_in_private_netns("Liveness", "AVanishedBusyClientIsCutWithTimeoutAndTheOthersAreServed");
   vanished_client(true);
 }
 
 TEST(Liveness, AVanishedIdleClientIsCutWithTimeoutAndTheOthersAreServed) {
-  if (!in_private_netns()) return run_in_private_netns("AVanishedIdleClientIsCutWithTimeoutAndTheOthersAreServed");
+  if (!in_private_netns()) return run_in_private_netns("Liveness", "AVanishedIdleClientIsCutWithTimeoutAndTheOthersAreServed");
   vanished_client(false);
 }
 

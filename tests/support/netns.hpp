@@ -1,0 +1,48 @@
+// Tests that make a host vanish for real: the test runs itself again inside a
+// private network namespace (unshare -n, as root), where it may change
+// routes without touching the machine's. Skipped, saying why, where
+// namespaces are not available.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "support/child.hpp"
+
+namespace nqtest {
+
+inline constexpr const char* netns_variable = "NQTEST_NETNS";
+
+// True in the child, inside the namespace.
+inline bool in_private_netns() { return std::getenv(netns_variable) != nullptr; }
+
+// Runs `suite.test` of this program in a child inside a private network
+// namespace and checks that it passed. The caller returns right after.
+inline void run_in_private_netns(const std::string& suite, const std::string& test) {
+  if (std::system("unshare -n true >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "needs a private network namespace (unshare -n, as root): not available here";
+  // This program's own path: under unshare, /proc/self/exe would be unshare.
+  std::vector<char> self(4096);
+  const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
+  ASSERT_GT(n, 0) << "cannot read /proc/self/exe";
+  Child child({"/usr/bin/unshare", "-n", std::string(self.data(), static_cast<std::size_t>(n)),
+               "--gtest_filter=" + suite + "." + test},
+              {std::string(netns_variable) + "=1"});
+  const auto status = child.wait(std::chrono::milliseconds(60000));
+  ASSERT_TRUE(status) << "the test in the namespace did not end within 60 s:\n" << child.output();
+  EXPECT_EQ(*status, 0) << child.output();
+  EXPECT_NE(child.output().find("[  PASSED  ] 1 test"), std::string::npos) << child.output();
+}
+
+// Inside the namespace: loopback up, and 127.0.0.2 a black hole from now on.
+inline void bring_loopback_up() { ASSERT_EQ(std::system("ip link set lo up"), 0) << "cannot bring loopback up"; }
+inline void black_hole_127_0_0_2() {
+  ASSERT_EQ(std::system("ip route add blackhole 127.0.0.2/32 table local"), 0) << "cannot add the blackhole route";
+}
+
+}  // namespace nqtest
