@@ -433,7 +433,8 @@ void KilledPeer::client_killed_inside_a_message(std::uint64_t message_size) {
   ASSERT_NO_FATAL_FAILURE(expect_closed(huge, victim, "the 64 MiB put to the killed client"));
   ASSERT_NO_FATAL_FAILURE(expect_closed(behind, victim, "the put queued behind it"));
   ASSERT_NO_FATAL_FAILURE(expect_closed(server.put(text("late"), victim), victim, "a put after it left"));
-  EXPECT_TRUE(log.contains(LogLevel::warning, {victim.str(), "without a goodbye"})) << log.dump();
+  // The departure is logged right after the peer-left hook: wait for it.
+  EXPECT_TRUE(log.wait_for(LogLevel::warning, {victim.str(), "without a goodbye"}, ms(5000))) << log.dump();
 
   // The other client noticed nothing, and goes on.
   ASSERT_NO_FATAL_FAILURE(other.round_trip());

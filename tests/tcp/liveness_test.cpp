@@ -110,7 +110,9 @@ void vanished_client(bool busy) {
   const auto noticed = Clock::now() - vanished;
   EXPECT_GE(noticed, peer_timeout - 500ms) << "cut before peer_timeout";
   EXPECT_LE(noticed, peer_timeout + 3s) << "cut long after peer_timeout";
-  EXPECT_TRUE(log.contains(LogLevel::warning, {victim.id().str(), "no answer from", "peer_timeout"})) << log.dump();
+  // The departure is logged right after the peer-left hook: wait for it.
+  EXPECT_TRUE(log.wait_for(LogLevel::warning, {victim.id().str(), "no answer from", "peer_timeout"}, ms(5000)))
+      << log.dump();
   if (busy) {
     ASSERT_NO_FATAL_FAILURE(expect_timeout(*to_victim, victim.id(), "the server's put to the vanished client"));
     // The victim, cut off too, finds its server gone the same way.
