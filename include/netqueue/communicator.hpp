@@ -93,7 +93,9 @@ class Communicator {
   // As close(), but gives up waiting after `deadline`: remaining sessions are
   // cut and their pending futures fail. True when everything ended gracefully:
   // false when a session had to be cut, a peer dropped its link during the
-  // close, or (a client) its server was lost before.
+  // close, or (a client) its server was lost before. Called while another
+  // thread's close() or close_for() waits, it brings that wait's end forward
+  // to its own deadline when earlier (then returns the same outcome).
   bool close_for(std::chrono::nanoseconds deadline);
   template <class Rep, class Period>
   bool close_for(std::chrono::duration<Rep, Period> deadline) {

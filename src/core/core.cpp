@@ -1,5 +1,7 @@
 #include "core/core.hpp"
 
+#include <algorithm>
+
 #include "core/options.hpp"
 #include "core/session.hpp"
 #include "netqueue/error.hpp"
@@ -111,9 +113,16 @@ std::optional<Message> Core::get_until(Inbox::clock::time_point deadline) {
 }
 
 bool Core::close_for(std::chrono::nanoseconds deadline) {
+  {
+    // One close runs at a time; one already waiting for sessions gives up by
+    // the earliest deadline any caller gave, not only by its own (a close()
+    // would otherwise hold a concurrent close_for(0) without limit).
+    std::lock_guard lock(mutex_);
+    close_until_ = std::min(close_until_, deadline_after(deadline));
+  }
+  changed_.notify_all();
   std::lock_guard close_lock(close_mutex_);
   if (closed_) return *closed_;
-  const auto until = deadline_after(deadline);
   closing_.store(true, std::memory_order_release);
 
   if (purpose_ == Purpose::client) {
@@ -132,12 +141,13 @@ bool Core::close_for(std::chrono::nanoseconds deadline) {
     }
   }
   for (auto& s : nameless) s->end(errc::closed, "the server is closing and this connection never said hello");
-  auto all_ended = [&] { return sessions_.empty(); };
   bool graceful;
   std::vector<std::shared_ptr<Session>> left;
   {
     std::unique_lock lock(mutex_);
-    graceful = changed_.wait_until(lock, until, all_ended);
+    // close_until_ may come closer while we wait (another close_for).
+    while (!(graceful = sessions_.empty()) && Inbox::clock::now() < close_until_)
+      changed_.wait_until(lock, close_until_);
     left.assign(sessions_.begin(), sessions_.end());
   }
   for (auto& s : left) s->end(errc::timeout, "closed before the peer finished (close deadline passed)");

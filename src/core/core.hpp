@@ -95,6 +95,9 @@ class Core final : public Hub {
 
   std::mutex close_mutex_;  // one close at a time
   std::optional<bool> closed_;
+  // When the close gives up waiting for sessions: the earliest deadline of
+  // every close_for call so far (under mutex_).
+  Inbox::clock::time_point close_until_ = Inbox::clock::time_point::max();
 
   std::atomic<std::uint64_t> bytes_in_{0}, bytes_out_{0}, messages_in_{0}, messages_out_{0};
   std::atomic<std::uint64_t> dropped_{0}, truncated_{0}, stream_in_{0}, stream_out_{0};

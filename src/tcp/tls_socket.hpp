@@ -142,11 +142,11 @@ class TlsSocket {
     switch (error) {
       case SSL_ERROR_NONE:
         if (!reading) return flush([done, r](asio::error_code ec) mutable { done(ec, r); });
-        kick_flush();
+        kick_flush(done);
         return asio::post(socket_.get_executor(), [done, r]() mutable { done({}, r); });
       case SSL_ERROR_WANT_READ:
         if (reading) {
-          kick_flush();
+          kick_flush(done);
           return fill(std::move(again));
         }
         return flush([this, again](asio::error_code ec) mutable {
@@ -162,9 +162,13 @@ class TlsSocket {
     }
   }
 
-  // Starts sending what OpenSSL produced, without waiting for it.
-  void kick_flush() {
-    if (!flushing_ && BIO_ctrl_pending(outer_) > 0) flush([](asio::error_code) {});
+  // Starts sending what OpenSSL produced, without waiting for it. The write
+  // holds only `this`: a copy of the read's handler `owner` (never called)
+  // goes with it, so that what owns this socket (the connection, which its
+  // handlers keep alive) cannot be destroyed while the write is in flight.
+  template <class Owner>
+  void kick_flush(const Owner& owner) {
+    if (!flushing_ && BIO_ctrl_pending(outer_) > 0) flush([owner](asio::error_code) {});
   }
 
   asio::error_code failure(int r) {
