@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -60,9 +61,11 @@ class Queue {
   // message is consumed; so are the ones described above the class.
   Item get() {
     for (;;) {
-      std::unique_lock lock(reassembly_->order);
-      auto whole = file(comm_->get());
-      lock.unlock();
+      std::optional<std::pair<Id, Stream>> whole;
+      {
+        Turn turn(*reassembly_, std::nullopt);
+        whole = file(comm_->get());
+      }
       if (whole) return load(whole->first, std::move(whole->second));
     }
   }
@@ -70,12 +73,14 @@ class Queue {
   std::optional<Item> get_for(std::chrono::nanoseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      std::unique_lock lock(reassembly_->order, deadline);
-      if (!lock) return std::nullopt;
-      auto m = comm_->get_for(deadline - std::chrono::steady_clock::now());
-      if (!m) return std::nullopt;
-      auto whole = file(std::move(*m));
-      lock.unlock();
+      std::optional<std::pair<Id, Stream>> whole;
+      {
+        Turn turn(*reassembly_, deadline);
+        if (!turn) return std::nullopt;
+        auto m = comm_->get_for(deadline - std::chrono::steady_clock::now());
+        if (!m) return std::nullopt;
+        whole = file(std::move(*m));
+      }
       if (whole) return load(whole->first, std::move(whole->second));
     }
   }
@@ -83,12 +88,14 @@ class Queue {
   // while another thread is taking one).
   std::optional<Item> try_get() {
     for (;;) {
-      std::unique_lock lock(reassembly_->order, std::try_to_lock);
-      if (!lock) return std::nullopt;
-      auto m = comm_->try_get();
-      if (!m) return std::nullopt;
-      auto whole = file(std::move(*m));
-      lock.unlock();
+      std::optional<std::pair<Id, Stream>> whole;
+      {
+        Turn turn(*reassembly_, std::chrono::steady_clock::now());
+        if (!turn) return std::nullopt;
+        auto m = comm_->try_get();
+        if (!m) return std::nullopt;
+        whole = file(std::move(*m));
+      }
       if (whole) return load(whole->first, std::move(whole->second));
     }
   }
@@ -103,16 +110,47 @@ class Queue {
     bool skipping = false;  // over max_value_size: its parts are dropped
     Stream data;            // the parts so far, joined
   };
-  // Messages are taken and filed one at a time (under `order`), so that the
-  // parts of a value are joined in the order they came, whichever thread took
-  // them; values are loaded outside it.
+  // Messages are taken and filed one at a time (by the thread whose turn it
+  // is), so that the parts of a value are joined in the order they came,
+  // whichever thread took them; values are loaded outside the turn.
   struct Reassembly {
-    std::timed_mutex order;
-    std::unordered_map<Id, Pending> pending;
+    std::mutex mutex;
+    std::condition_variable free;
+    bool taking = false;                      // a thread has the turn
+    std::unordered_map<Id, Pending> pending;  // the turn holder's
+  };
+  // The turn, waited for until `deadline` (none: for as long as it takes).
+  class Turn {
+   public:
+    Turn(Reassembly& r, std::optional<std::chrono::steady_clock::time_point> deadline) : r_(r) {
+      std::unique_lock lock(r_.mutex);
+      auto free = [&] { return !r_.taking; };
+      if (!deadline) {
+        r_.free.wait(lock, free);
+      } else if (!r_.free.wait_until(lock, *deadline, free)) {
+        return;
+      }
+      r_.taking = held_ = true;
+    }
+    ~Turn() {
+      if (!held_) return;
+      {
+        std::lock_guard lock(r_.mutex);
+        r_.taking = false;
+      }
+      r_.free.notify_one();
+    }
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+    explicit operator bool() const noexcept { return held_; }
+
+   private:
+    Reassembly& r_;
+    bool held_ = false;
   };
 
   // Files one message: the whole value it completes (its peer and bytes), or
-  // nothing yet; throws for what cannot be a value. Under `order`.
+  // nothing yet; throws for what cannot be a value. During a Turn.
   std::optional<std::pair<Id, Stream>> file(Message m) {
     auto& pending = reassembly_->pending;
     if (m.truncated) {
