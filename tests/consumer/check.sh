@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs a built netqueue into a temporary prefix, then configures, builds and
 # runs the consumer project next to this script against it with
-# find_package(netqueue). Registered as the ctest test consumer_find_package.
+# find_package(netqueue), and builds and runs the same program by hand with
+# `pkg-config --cflags --libs netqueue`. Registered as the ctest test
+# consumer_find_package.
 #
 #   check.sh BUILD_DIR CONSUMER_SOURCE_DIR
 set -euo pipefail
@@ -32,3 +34,13 @@ cmake --install "$build_dir" --prefix "$tmp/prefix"
 cmake -S "$source_dir" -B "$tmp/build" "${args[@]}"
 cmake --build "$tmp/build"
 "$tmp/build/consumer"
+
+# The same program built by hand with pkg-config.
+pc_dir=$(dirname "$(find "$tmp/prefix" -name netqueue.pc | head -n 1)")
+[[ -f $pc_dir/netqueue.pc ]] || { echo "check.sh: no netqueue.pc installed" >&2; exit 1; }
+flags=()
+if [[ $(cache_value NETQUEUE_SANITIZE) == ON ]]; then flags+=(-fsanitize=address,undefined); fi
+# shellcheck disable=SC2046  # pkg-config's output is words on purpose
+"$(cache_value CMAKE_CXX_COMPILER)" "${flags[@]}" "$source_dir/main.cpp" -o "$tmp/consumer_pc" \
+  $(PKG_CONFIG_PATH=$pc_dir pkg-config --cflags --libs netqueue)
+"$tmp/consumer_pc"
