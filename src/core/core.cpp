@@ -61,11 +61,14 @@ SendFuture Core::put(Stream data, std::span<const Id> peers) {
   if (closing_.load(std::memory_order_acquire))
     return SendFuture::failed(std::make_exception_ptr(ClosedError(id_, "communicator " + id_.str() + " is closed")));
   if (purpose_ == Purpose::client) {
-    for (const Id& p : peers) {
+    // Before the server's hello any name is taken on trust. The flag first:
+    // it is set after the id, so the id read after it is the server's.
+    if (client_->identified()) {
       const Id server = client_->peer();
-      if (client_->identified() && p != server)
-        return SendFuture::failed(std::make_exception_ptr(Error(
-            errc::invalid_option, "a client can only put to its server (" + server.str() + "), not to " + p.str())));
+      for (const Id& p : peers)
+        if (p != server)
+          return SendFuture::failed(std::make_exception_ptr(Error(
+              errc::invalid_option, "a client can only put to its server (" + server.str() + "), not to " + p.str())));
     }
     return SendFuture(client_->enqueue(std::move(data)));
   }

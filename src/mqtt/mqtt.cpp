@@ -196,7 +196,8 @@ class MqttLink final : public Link, public std::enable_shared_from_this<MqttLink
 
   // reason empty: a graceful end (goodbyes exchanged). notify: tell the peer
   // that its session is gone, so that it fails loudly instead of waiting.
-  void end(const std::string& reason, bool notify);
+  // `cause`: errc::transport when the broker connection failed us (core/transport.hpp).
+  void end(const std::string& reason, bool notify, std::error_code cause = {});
   void finish();
 
   MqttTransport& transport_;
@@ -217,6 +218,7 @@ class MqttLink final : public Link, public std::enable_shared_from_this<MqttLink
   std::deque<Flight> flights_;  // published, in order, awaiting the broker
   bool ended_ = false;
   std::string reason_;
+  std::error_code cause_;
 };
 
 // Completion of publishes, from Paho's threads: forwards to the transport.
@@ -738,13 +740,14 @@ void MqttLink::pump() {
     flights_.push_back({id, n});
     published_ += n;
     std::string error;
-    if (!transport_.publish(*this, out_topic_, std::move(payload), id, error)) return end(error, false);
+    if (!transport_.publish(*this, out_topic_, std::move(payload), id, error))
+      return end(error, false, make_error_code(errc::transport));
   }
 }
 
 void MqttLink::published(std::uint64_t id, bool ok, const std::string& error) {
   if (!pipe_) return;
-  if (!ok) return end(error, false);
+  if (!ok) return end(error, false, make_error_code(errc::transport));
   auto it = std::find_if(flights_.begin(), flights_.end(), [&](const Flight& f) { return f.id == id; });
   if (it == flights_.end()) return;
   it->done = true;
@@ -762,10 +765,11 @@ void MqttLink::send_credit() {
   transport_.publish_notice(*this, credit_topic_, encode_credit(took_));
 }
 
-void MqttLink::end(const std::string& reason, bool notify) {
+void MqttLink::end(const std::string& reason, bool notify, std::error_code cause) {
   if (ended_) return;
   ended_ = true;
   reason_ = reason;
+  cause_ = cause;
   received_.clear();
   piece_.clear();
   if (notify && pipe_) transport_.publish_notice(*this, std::string(out_topic_.str()) + "/gone");
@@ -777,7 +781,7 @@ void MqttLink::finish() {
   pipe_.reset();
   flights_.clear();
   transport_.detached(*this);
-  pipe->detached(LinkEnd::lost, reason_.empty() ? "closed" : reason_, {});
+  pipe->detached(LinkEnd::lost, reason_.empty() ? "closed" : reason_, cause_);
 }
 
 std::unique_ptr<Transport> make(Purpose purpose, const Options& options, Hub& hub) {
