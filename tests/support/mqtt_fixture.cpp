@@ -66,6 +66,12 @@ Broker::Broker() {
   char templ[] = "/tmp/netqueue-mosquitto-XXXXXX";
   if (!::mkdtemp(templ)) throw std::runtime_error("cannot make a directory for mosquitto");
   dir_ = templ;
+  configure();
+}
+
+void Broker::configure() {
+  std::error_code ignored;  // the log of an attempt that lost its port
+  std::filesystem::remove(dir_ + "/mosquitto.log", ignored);
   port_ = free_port();
   tls_port_ = free_port();
   const std::string certs = certs_dir();
@@ -96,6 +102,16 @@ Broker::~Broker() {
 
 void Broker::start() {
   if (pid_ > 0) return;
+  // Tests run in parallel: a port found free may be taken before mosquitto
+  // binds it. Until the broker first listened, new ports are as good.
+  for (int attempt = 0; !launch(); ++attempt) {
+    if (listened_ || attempt == 5) throw std::runtime_error("mosquitto exited at start; its log:\n" + log());
+    configure();
+  }
+  listened_ = true;
+}
+
+bool Broker::launch() {
   const std::string conf = dir_ + "/mosquitto.conf";
   const pid_t parent = ::getpid();
   pid_ = ::fork();
@@ -118,6 +134,7 @@ void Broker::start() {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      if (log().find("Address already in use") != std::string::npos) return false;
       throw std::runtime_error("mosquitto exited at start; its log:\n" + log());
     }
     if (std::chrono::steady_clock::now() > until) {
@@ -126,6 +143,7 @@ void Broker::start() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  return true;
 }
 
 void Broker::kill() {

@@ -35,10 +35,17 @@ class Broker {
   static Broker& shared();
 
  private:
+  // Picks free ports and writes mosquitto.conf for them.
+  void configure();
+  // One attempt: true when it listens; false when another process took a
+  // port between free_port() and mosquitto's bind.
+  bool launch();
+
   std::string dir_;
   std::uint16_t port_ = 0;
   std::uint16_t tls_port_ = 0;
   pid_t pid_ = -1;
+  bool listened_ = false;  // once clients know the ports, they stay
 };
 
 // A port on 127.0.0.1 where nothing listens (just freed by the kernel).
