@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "netqueue/export.hpp"
 #include "netqueue/future.hpp"
 #include "netqueue/id.hpp"
 #include "netqueue/message.hpp"
@@ -38,7 +39,7 @@ struct Statistics {
 };
 
 // Thread safety: every member function may be called from any thread at once.
-class Communicator {
+class NETQUEUE_API Communicator {
  public:
   // Validates `options` (throws OptionError naming the field), starts the
   // transport's threads and returns at once: never blocks on the network. A

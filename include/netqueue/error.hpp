@@ -5,6 +5,7 @@
 #include <string>
 #include <system_error>
 
+#include "netqueue/export.hpp"
 #include "netqueue/id.hpp"
 
 namespace netqueue {
@@ -23,12 +24,12 @@ enum class errc {
   unavailable,     // the protocol is not built into this library
 };
 
-const std::error_category& error_category() noexcept;
+NETQUEUE_API const std::error_category& error_category() noexcept;
 
 inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
 // Base of every exception netqueue throws (or stores in a future).
-class Error : public std::system_error {
+class NETQUEUE_API Error : public std::system_error {
  public:
   Error(errc code, const std::string& what) : std::system_error(make_error_code(code), what), what_(what) {}
   errc value() const noexcept { return static_cast<errc>(code().value()); }
@@ -49,7 +50,7 @@ class Error : public std::system_error {
 //   transport       the network layer failed (an I/O or TLS error, a lost broker)
 // `cause()` is the lower-level error behind it when there is one (the socket's
 // errno, in std::system_category), else empty.
-class ClosedError : public Error {
+class NETQUEUE_API ClosedError : public Error {
  public:
   ClosedError(const Id& peer, const std::string& what, errc code = errc::closed, std::error_code cause = {})
       : Error(code, what), peer_(peer), cause_(cause) {}
@@ -62,7 +63,7 @@ class ClosedError : public Error {
 };
 
 // An option failed validation; `option()` is its dotted name ("connection.max_size").
-class OptionError : public Error {
+class NETQUEUE_API OptionError : public Error {
  public:
   OptionError(std::string option, const std::string& why)
       : Error(errc::invalid_option, "invalid option " + option + ": " + why), option_(std::move(option)) {}

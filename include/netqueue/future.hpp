@@ -18,6 +18,7 @@
 #include <span>
 #include <vector>
 
+#include "netqueue/export.hpp"
 #include "netqueue/id.hpp"
 
 namespace netqueue {
@@ -38,7 +39,7 @@ constexpr std::chrono::nanoseconds saturate(std::chrono::duration<Rep, Period> d
 }
 }  // namespace detail
 
-class SendFuture {
+class NETQUEUE_API SendFuture {
  public:
   struct Target {
     std::shared_ptr<detail::SendState> state;

@@ -11,9 +11,11 @@
 #include <string>
 #include <string_view>
 
+#include "netqueue/export.hpp"
+
 namespace netqueue {
 
-class Id {
+class NETQUEUE_API Id {
  public:
   static constexpr std::size_t size = 16;
 

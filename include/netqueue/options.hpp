@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "netqueue/export.hpp"
 #include "netqueue/id.hpp"
 
 namespace netqueue {
@@ -19,7 +20,7 @@ inline constexpr std::size_t MiB = 1024 * KiB;
 inline constexpr std::size_t GiB = 1024 * MiB;
 
 enum class LogLevel { debug, info, warning, error };
-std::string_view to_string(LogLevel level) noexcept;
+NETQUEUE_API std::string_view to_string(LogLevel level) noexcept;
 
 // Called from library threads; must not call back into the communicator.
 using LogHook = std::function<void(LogLevel, std::string_view)>;
@@ -121,6 +122,6 @@ struct Options {
 
 // A port number from text ("51966"), for programs that take it from the
 // command line. Throws OptionError("netloc.port") when it is not 0 to 65535.
-std::uint16_t parse_port(std::string_view text);
+NETQUEUE_API std::uint16_t parse_port(std::string_view text);
 
 }  // namespace netqueue

@@ -4,6 +4,8 @@
 #include <string_view>
 #include <vector>
 
+#include "netqueue/export.hpp"
+
 namespace netqueue {
 
 // inproc: communicators in one process, no sockets (netloc.host names the
@@ -13,14 +15,14 @@ enum class Purpose { client, server };
 
 // "tcp", "mqtt", "grpc", "inproc" (case-sensitive). An unknown name throws OptionError
 // naming the valid ones.
-Protocol parse_protocol(std::string_view name);
+NETQUEUE_API Protocol parse_protocol(std::string_view name);
 // "client", "server".
-Purpose parse_purpose(std::string_view name);
-std::string_view to_string(Protocol protocol) noexcept;
-std::string_view to_string(Purpose purpose) noexcept;
+NETQUEUE_API Purpose parse_purpose(std::string_view name);
+NETQUEUE_API std::string_view to_string(Protocol protocol) noexcept;
+NETQUEUE_API std::string_view to_string(Purpose purpose) noexcept;
 
 // The protocols built into this library (CMake options NETQUEUE_WITH_*).
-std::vector<Protocol> available_protocols();
-bool is_available(Protocol protocol) noexcept;
+NETQUEUE_API std::vector<Protocol> available_protocols();
+NETQUEUE_API bool is_available(Protocol protocol) noexcept;
 
 }  // namespace netqueue

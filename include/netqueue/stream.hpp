@@ -26,9 +26,11 @@
 #include <utility>
 #include <vector>
 
+#include "netqueue/export.hpp"
+
 namespace netqueue {
 
-class Chunk {
+class NETQUEUE_API Chunk {
  public:
   Chunk() noexcept = default;
 
@@ -75,7 +77,7 @@ class Chunk {
   std::size_t size_ = 0;
 };
 
-class Stream {
+class NETQUEUE_API Stream {
  public:
   Stream() noexcept = default;
   explicit Stream(Chunk chunk) noexcept : one_(std::move(chunk)), bytes_(one_.size()), mode_(Mode::one) {}

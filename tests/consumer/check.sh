@@ -34,6 +34,7 @@ cmake --install "$build_dir" --prefix "$tmp/prefix"
 cmake -S "$source_dir" -B "$tmp/build" "${args[@]}"
 cmake --build "$tmp/build"
 "$tmp/build/consumer"
+"$tmp/build/consumer_json"
 
 # The same program built by hand with pkg-config.
 pc_dir=$(dirname "$(find "$tmp/prefix" -name netqueue.pc | head -n 1)")
