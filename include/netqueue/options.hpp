@@ -60,7 +60,8 @@ struct Options {
     // probe: its host vanished without a FIN or RST) is gone, and its session
     // ends with ClosedError(errc::timeout). A healthy peer, idle or not
     // reading, answers probes in its kernel and is never cut. peer_timeout 0:
-    // no detection. MQTT: the broker detects vanished peers (mqtt.keepalive).
+    // no detection. MQTT: the broker detects vanished peers, by the MQTT
+    // keepalive that mqtt.keepalive derives from peer_timeout.
     std::chrono::milliseconds keepalive{std::chrono::seconds(30)};
     std::chrono::milliseconds peer_timeout{std::chrono::seconds(60)};
 
@@ -74,8 +75,12 @@ struct Options {
     // resolve, and a lost broker connection fails the sessions loudly. 0: as
     // net-queue does; a lost piece cannot be detected (nor its loss reported).
     int qos = 1;
-    // MQTT keepalive: the broker (and we) notice a silent connection after 1.5x this.
-    std::chrono::seconds keepalive{60};
+    // MQTT keepalive: the broker notices a silent client after 1.5x this and
+    // publishes its will (the server ends that client's session); Paho notices
+    // a silent broker. Unset: from connection.peer_timeout (2/3 of it, at
+    // least 1 s, so that a vanished peer is cut about peer_timeout after its
+    // last word; 40 s by default), 0 when peer_timeout is 0.
+    std::optional<std::chrono::seconds> keepalive;
     // Publishes in flight at once per communicator (QoS 1: awaiting PUBACK).
     // Paho buffers at most a few more than this (its payload copies stay bounded).
     unsigned window = 32;

@@ -241,7 +241,10 @@ void Core::transport_failed(errc code, const std::string& reason) {
     std::lock_guard lock(mutex_);
     all.assign(sessions_.begin(), sessions_.end());
   }
-  for (auto& s : all) s->end(code, reason, LogLevel::debug, purpose_ == Purpose::client ? error : nullptr);
+  // A client that never reached its server fails its puts with that error; a
+  // session that was up fails them with ClosedError naming its peer and `code`.
+  const bool unreached = purpose_ == Purpose::client && code == errc::connect_failed;
+  for (auto& s : all) s->end(code, reason, LogLevel::debug, unreached ? error : nullptr);
 }
 
 void Core::log(LogLevel level, const std::string& text) {

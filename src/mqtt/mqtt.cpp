@@ -68,6 +68,15 @@ constexpr const char* presence_topic = "netqueue/server";
 constexpr std::uint64_t credit_window = 32 * MiB;
 constexpr std::uint64_t credit_step = credit_window / 16;
 
+// The MQTT keepalive: mqtt.keepalive, or from connection.peer_timeout so that
+// the broker (after 1.5x the keepalive) cuts a vanished peer about then.
+std::chrono::seconds keepalive_of(const Options& o) {
+  if (o.mqtt.keepalive) return *o.mqtt.keepalive;
+  if (o.connection.peer_timeout.count() == 0) return 0s;
+  const auto derived = std::chrono::duration_cast<std::chrono::seconds>(o.connection.peer_timeout * 2 / 3);
+  return std::clamp<std::chrono::seconds>(derived, 1s, std::chrono::seconds(65535));
+}
+
 std::string encode_credit(std::uint64_t bytes) {
   std::string out(8, '\0');
   for (int i = 7; i >= 0; --i, bytes >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(bytes & 0xff);
@@ -467,7 +476,7 @@ class MqttTransport final : public Transport {
       mqtt::connect_options opts;
       opts.set_mqtt_version(MQTTVERSION_3_1_1);
       opts.set_clean_session(true);
-      opts.set_keep_alive_interval(static_cast<int>(options_.mqtt.keepalive.count()));
+      opts.set_keep_alive_interval(static_cast<int>(keepalive_of(options_).count()));
       const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
       opts.set_connect_timeout(static_cast<int>(std::clamp<std::int64_t>(left.count() + 1, 1, 30)));
       if (purpose_ == Purpose::client) {
@@ -649,7 +658,9 @@ class MqttTransport final : public Transport {
       if (gone) credit_clients_.erase(key);
     }
     if (gone) {
-      if (link) link->post_lost("the client left without a goodbye");
+      if (link)
+        link->post_lost("the client left without a goodbye (its will: it disconnected, or the broker heard nothing "
+                        "from it for 1.5x its keepalive)");
       return;
     }
     if (credit) {
@@ -792,8 +803,8 @@ void validate(const Options& o, Purpose purpose) {
   require(o.netloc.port != 0, "netloc.port", "the MQTT broker's port is needed (0 is only for listening servers)");
   require(o.mqtt.qos == 0 || o.mqtt.qos == 1, "mqtt.qos",
           std::to_string(o.mqtt.qos) + " is not supported (0: as net-queue, loss undetectable; 1: acknowledged)");
-  require(o.mqtt.keepalive.count() >= 0 && o.mqtt.keepalive.count() <= 65535, "mqtt.keepalive",
-          "must be 0 to 65535 seconds (MQTT's field)");
+  require(!o.mqtt.keepalive || (o.mqtt.keepalive->count() >= 0 && o.mqtt.keepalive->count() <= 65535),
+          "mqtt.keepalive", "must be 0 to 65535 seconds (MQTT's field)");
   require(o.mqtt.window >= 1 && o.mqtt.window <= 4096, "mqtt.window", "must be 1 to 4096 publishes in flight");
   require(o.mqtt.publish_size >= 1 && o.mqtt.publish_size <= 256 * MiB - 1024, "mqtt.publish_size",
           "must be 1 byte to just under 256 MiB (MQTT's largest packet)");

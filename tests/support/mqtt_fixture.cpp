@@ -62,7 +62,7 @@ std::uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
-Broker::Broker() {
+Broker::Broker(std::string address) : address_(std::move(address)) {
   char templ[] = "/tmp/netqueue-mosquitto-XXXXXX";
   if (!::mkdtemp(templ)) throw std::runtime_error("cannot make a directory for mosquitto");
   dir_ = templ;
@@ -87,8 +87,8 @@ void Broker::configure() {
        << "log_dest file " << dir_ << "/mosquitto.log\n"
        << "log_type error\nlog_type warning\nlog_type notice\n"
        << (::geteuid() == 0 ? "user root\n" : "")
-       << "listener " << port_ << " 127.0.0.1\n"
-       << "listener " << tls_port_ << " 127.0.0.1\n"
+       << "listener " << port_ << " " << address_ << "\n"
+       << "listener " << tls_port_ << " " << address_ << "\n"
        << "cafile " << certs << "/ca.pem\n"
        << "certfile " << certs << "/server.pem\n"
        << "keyfile " << certs << "/server.key\n";

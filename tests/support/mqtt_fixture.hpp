@@ -14,8 +14,10 @@ namespace nqtest {
 
 class Broker {
  public:
-  // Picks free ports and writes the configuration; does not start.
-  Broker();
+  // Picks free ports and writes the configuration; does not start. Listens
+  // on `address` (127.0.0.1; a test in a private network namespace may take
+  // 0.0.0.0, which nothing outside reaches).
+  explicit Broker(std::string address = "127.0.0.1");
   ~Broker();
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
@@ -41,6 +43,7 @@ class Broker {
   // port between free_port() and mosquitto's bind.
   bool launch();
 
+  std::string address_;
   std::string dir_;
   std::uint16_t port_ = 0;
   std::uint16_t tls_port_ = 0;
