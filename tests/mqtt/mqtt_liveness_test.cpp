@@ -28,29 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 const TransportCase plain{"mqtt", Protocol::mqtt};
 
-void round_trip(Communicator& server, Communicator& client, const std::string& tag) {
-  auto up = client.put(text("up " + tag));
-  auto m = server.get_for(10s);
-  ASSERT_TRUE(m) << tag << ": the server got nothing";
-  EXPECT_EQ(m->peer, client.id()) << tag;
-  EXPECT_EQ(m->data.to_string(), "up " + tag);
-  auto down = server.put(text("down " + tag), client.id());
-  auto r = client.get_for(10s);
-  ASSERT_TRUE(r) << tag << ": the client got nothing";
-  EXPECT_EQ(r->data.to_string(), "down " + tag);
-  ASSERT_TRUE(settled(up).wait_for(10s) && settled(down).wait_for(10s)) << tag;
-}
-
-void expect_closed(const SendFuture& f, const Id& peer, const std::string& what) {
-  ASSERT_TRUE(f.wait_for(15s)) << what << " never ended";
-  try {
-    f.get();
-    ADD_FAILURE() << what << " succeeded";
-  } catch (const ClosedError& e) {
-    EXPECT_EQ(e.peer(), peer) << what << ": " << e.what();
-  }
-}
-
 TEST(MqttLiveness, AVanishedClientIsCutOnBothSidesAndTheOthersAreServed) {
   if (!in_private_netns())
     return run_in_private_netns("MqttLiveness", "AVanishedClientIsCutOnBothSidesAndTheOthersAreServed");

@@ -9,10 +9,12 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <netqueue/netqueue.hpp>
 #include <string>
 #include <vector>
 
 #include "support/child.hpp"
+#include "support/helpers.hpp"
 
 namespace nqtest {
 
@@ -43,6 +45,32 @@ inline void run_in_private_netns(const std::string& suite, const std::string& te
 inline void bring_loopback_up() { ASSERT_EQ(std::system("ip link set lo up"), 0) << "cannot bring loopback up"; }
 inline void black_hole_127_0_0_2() {
   ASSERT_EQ(std::system("ip route add blackhole 127.0.0.2/32 table local"), 0) << "cannot add the blackhole route";
+}
+
+// A message each way between `server` and `client`, both acknowledged, within
+// 10 s each: the link works.
+inline void round_trip(netqueue::Communicator& server, netqueue::Communicator& client, const std::string& tag) {
+  auto up = client.put(text("up " + tag));
+  auto m = server.get_for(std::chrono::seconds(10));
+  ASSERT_TRUE(m) << tag << ": the server got nothing";
+  EXPECT_EQ(m->peer, client.id()) << tag;
+  EXPECT_EQ(m->data.to_string(), "up " + tag);
+  auto down = server.put(text("down " + tag), client.id());
+  auto r = client.get_for(std::chrono::seconds(10));
+  ASSERT_TRUE(r) << tag << ": the client got nothing";
+  EXPECT_EQ(r->data.to_string(), "down " + tag);
+  ASSERT_TRUE(settled(up).wait_for(std::chrono::seconds(10)) && settled(down).wait_for(std::chrono::seconds(10))) << tag;
+}
+
+// `f` fails within 15 s with ClosedError naming `peer`.
+inline void expect_closed(const netqueue::SendFuture& f, const netqueue::Id& peer, const std::string& what) {
+  ASSERT_TRUE(f.wait_for(std::chrono::seconds(15))) << what << " never ended";
+  try {
+    f.get();
+    ADD_FAILURE() << what << " succeeded";
+  } catch (const netqueue::ClosedError& e) {
+    EXPECT_EQ(e.peer(), peer) << what << ": " << e.what();
+  }
 }
 
 }  // namespace nqtest
