@@ -1,5 +1,6 @@
-// netqueue: queue-based network messaging over TCP, MQTT and gRPC.
-// The umbrella header (the JSON serializer is in netqueue/json.hpp).
+/// @file
+/// netqueue: queue-based network messaging over TCP, MQTT and gRPC.
+/// The umbrella header (the JSON serializer is in netqueue/json.hpp).
 #pragma once
 
 #include "netqueue/communicator.hpp"
@@ -13,3 +14,6 @@
 #include "netqueue/serializer.hpp"
 #include "netqueue/stream.hpp"
 #include "netqueue/version.hpp"
+
+/// @namespace netqueue
+/// Queue-based network messaging: Communicator, SendFuture, Stream, Queue, their Options and errors.

@@ -1,4 +1,5 @@
-// Queue<T>: a typed facade over a Communicator and a serializer.
+/// @file
+/// Queue<T>: a typed facade over a Communicator and a serializer.
 #pragma once
 
 #include <chrono>
@@ -19,46 +20,73 @@
 
 namespace netqueue {
 
-// The largest value a Queue reassembles from parts unless told otherwise.
+/// The largest value a Queue reassembles from parts unless told otherwise: 4 GiB.
 inline constexpr std::uint64_t default_max_value_size = std::uint64_t{4} << 30;  // 4 GiB
 
-// Values are never handed out in pieces: a message larger than the receiver's
-// serialization.message_size arrives as parts (Message::part), which the Queue
-// puts back together (the chunks are joined, not copied) and loads as one
-// value, up to `max_value_size` bytes. A larger one, and a message cut short
-// by its peer's end (Message::truncated), are consumed and reported instead:
-// get() throws Error(errc::serialization) or Error(errc::truncated) naming the
-// peer, and the next get() goes on with the next message.
-//
-// Thread safety: as the Communicator's. Several threads may get at once: one
-// at a time takes a message off the communicator (so parts are joined in
-// order), each loads its own value.
+/// A typed facade over a Communicator and a serializer: puts and gets values of type T.
+///
+/// Values are never handed out in pieces: a message larger than the receiver's
+/// serialization.message_size arrives as parts (Message::part), which the Queue
+/// puts back together (the chunks are joined, not copied) and loads as one
+/// value, up to `max_value_size` bytes. A larger one, and a message cut short
+/// by its peer's end (Message::truncated), are consumed and reported instead:
+/// get() throws Error(errc::serialization) or Error(errc::truncated) naming the
+/// peer, and the next get() goes on with the next message. (A message delivered
+/// whole is not held to `max_value_size`: serialization.message_size bounds it.)
+///
+/// Thread safety: as the Communicator's. Several threads may get at once: one
+/// at a time takes a message off the communicator (so parts are joined in
+/// order), each loads its own value. Do not take messages from the communicator
+/// itself while a Queue gets from it: a value whose parts are split between the
+/// two is dropped with Error(errc::serialization).
+///
+/// Movable (not while in use), not copyable.
+///
+/// @tparam T the value type
+/// @tparam S its serializer (see serializer.hpp): DefaultSerializer<T>::type unless given
 template <class T, class S = typename DefaultSerializer<T>::type>
   requires SerializerFor<S, T>
 class Queue {
  public:
+  /// A value and the peer that sent it.
   struct Item {
-    Id peer;
-    T value;
+    Id peer;  ///< who sent it
+    T value;  ///< the value, loaded by the serializer
   };
 
-  // Borrows `communicator`, which must outlive the Queue.
+  /// Borrows `communicator`, which must outlive the Queue.
+  /// @param communicator where values are put and got; not owned.
+  /// @param max_value_size the largest value reassembled from parts (default_max_value_size, 4 GiB).
   explicit Queue(Communicator& communicator, std::uint64_t max_value_size = default_max_value_size)
       : comm_(&communicator), max_value_size_(max_value_size), reassembly_(std::make_unique<Reassembly>()) {}
 
-  // Borrows `value` where the serializer borrows (bytes, arrays): keep it alive
-  // and unmodified until the future is ready.
+  /// Borrows `value` where the serializer borrows (bytes, arrays): keep it alive
+  /// and unmodified until the future is ready.
+  ///
+  /// As Communicator::put(Stream): never blocks, and errors come through the future. An exception from the
+  /// serializer's dump propagates unchanged.
   SendFuture put(const T& value) { return comm_->put(S::dump(value)); }
+  /// As put(const T&), to the named peers (Communicator::put(Stream, std::span<const Id>)).
   SendFuture put(const T& value, std::span<const Id> peers) { return comm_->put(S::dump(value), peers); }
+  /// As put(const T&), to one peer.
   SendFuture put(const T& value, const Id& peer) { return comm_->put(S::dump(value), peer); }
-  // Takes ownership of `value`: nothing to keep alive.
+  /// Takes ownership of `value`: nothing to keep alive.
+  ///
+  /// The value moves into shared ownership, freed once the library no longer needs it (a Stream's borrowed chunks
+  /// still borrow). Otherwise as put(const T&).
   SendFuture put(T&& value) { return comm_->put(own(std::move(value))); }
+  /// As put(T&&), to the named peers (Communicator::put(Stream, std::span<const Id>)).
   SendFuture put(T&& value, std::span<const Id> peers) { return comm_->put(own(std::move(value)), peers); }
+  /// As put(T&&), to one peer.
   SendFuture put(T&& value, const Id& peer) { return comm_->put(own(std::move(value)), peer); }
 
-  // As Communicator::get, one whole value at a time. A payload the serializer
-  // cannot load throws Error(errc::serialization) naming the peer, and that
-  // message is consumed; so are the ones described above the class.
+  /// As Communicator::get, one whole value at a time. A payload the serializer
+  /// cannot load throws Error(errc::serialization) naming the peer, and that
+  /// message is consumed; so are the ones described in the class's documentation.
+  ///
+  /// @throws Error errc::serialization: a payload the serializer cannot load, a value over max_value_size(), or a
+  ///         part whose beginning another consumer took; errc::truncated: a message cut short by its peer's end.
+  /// @throws ClosedError and the other errors of Communicator::get().
   Item get() {
     for (;;) {
       std::optional<std::pair<Id, Stream>> whole;
@@ -69,7 +97,10 @@ class Queue {
       if (whole) return load(whole->first, std::move(whole->second));
     }
   }
-  // As get(), but nullopt when no whole value arrived within `timeout`.
+  /// As get(), but nullopt when no whole value arrived within `timeout`.
+  ///
+  /// Unlike Communicator::get_for, `timeout` is not saturated: it must not overflow when added to
+  /// `std::chrono::steady_clock::now()` (`nanoseconds::max()` does); get() waits without limit.
   std::optional<Item> get_for(std::chrono::nanoseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -84,8 +115,8 @@ class Queue {
       if (whole) return load(whole->first, std::move(whole->second));
     }
   }
-  // As get(), without waiting: nullopt unless a whole value is there (or
-  // while another thread is taking one).
+  /// As get(), without waiting: nullopt unless a whole value is there (or
+  /// while another thread is taking one).
   std::optional<Item> try_get() {
     for (;;) {
       std::optional<std::pair<Id, Stream>> whole;
@@ -100,7 +131,9 @@ class Queue {
     }
   }
 
+  /// The communicator this Queue borrows.
   Communicator& communicator() const noexcept { return *comm_; }
+  /// The largest value reassembled from parts, as constructed.
   std::uint64_t max_value_size() const noexcept { return max_value_size_; }
 
  private:
