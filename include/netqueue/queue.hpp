@@ -97,12 +97,12 @@ class Queue {
       if (whole) return load(whole->first, std::move(whole->second));
     }
   }
-  /// As get(), but nullopt when no whole value arrived within `timeout`.
-  ///
-  /// Unlike Communicator::get_for, `timeout` is not saturated: it must not overflow when added to
-  /// `std::chrono::steady_clock::now()` (`nanoseconds::max()` does); get() waits without limit.
+  /// As get(), but nullopt when no whole value arrived within `timeout`
+  /// (saturated as Communicator::get_for's: a huge one waits without limit).
   std::optional<Item> get_for(std::chrono::nanoseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    using Clock = std::chrono::steady_clock;
+    const auto now = Clock::now();
+    const auto deadline = timeout >= Clock::time_point::max() - now ? Clock::time_point::max() : now + timeout;
     for (;;) {
       std::optional<std::pair<Id, Stream>> whole;
       {

@@ -132,3 +132,13 @@ TEST_F(QueueParts, ThreadsGettingAtOnceEachGetWholeValues) {
 }
 
 }  // namespace
+
+TEST_F(QueueParts, GetForTakesTheLongestTimeoutLikeTheCommunicator) {
+  // nanoseconds::max() added to now() would overflow into the past: saturated,
+  // it waits without limit, and a value that is there comes at once.
+  ASSERT_NO_FATAL_FAILURE(send({value(0, 300 * 1000)}));
+  Queue<std::string> in(*server);
+  auto item = in.get_for(std::chrono::nanoseconds::max());
+  ASSERT_TRUE(item) << "get_for(nanoseconds::max()) returned nothing though a value was there";
+  EXPECT_EQ(item->value, value(0, 300 * 1000));
+}
