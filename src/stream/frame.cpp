@@ -87,7 +87,8 @@ std::span<std::byte> FrameDecoder::buffer() {
   std::size_t need = frame_header_size;
   if (end_ - begin_ >= frame_header_size) need += decode_frame_header(arena_.get() + begin_);
   make_room(need);
-  return {arena_.get() + end_, limits_.arena_size - end_};
+  offered_ = limits_.arena_size - end_;
+  return {arena_.get() + end_, offered_};
 }
 
 void FrameDecoder::make_room(std::size_t need) {
@@ -108,6 +109,7 @@ void FrameDecoder::make_room(std::size_t need) {
 }
 
 void FrameDecoder::commit(std::size_t n, std::vector<DecodedFrame>& out) {
+  const bool into_arena = !large_;
   if (large_) {
     part_filled_ += n;
     if (part_filled_ == part_size_) emit_part(out, false);
@@ -115,6 +117,15 @@ void FrameDecoder::commit(std::size_t n, std::vector<DecodedFrame>& out) {
     end_ += n;
   }
   if (!large_) parse_arena(out);
+  // The peer paused (a short read) after a burst that filled much of the
+  // arena, and no frame is half received: let the arena go with the frames
+  // cut from it, so that an idle session holds no receive memory (1,000 idle
+  // sessions held 256 KiB each); the next read takes a fresh one.
+  constexpr std::size_t burst = 64 * 1024;
+  if (into_arena && !large_ && n < offered_ && begin_ == end_ && end_ > burst) {
+    arena_.reset();
+    begin_ = end_ = 0;
+  }
 }
 
 void FrameDecoder::parse_arena(std::vector<DecodedFrame>& out) {

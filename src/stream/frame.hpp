@@ -109,6 +109,7 @@ class FrameDecoder {
   // The arena: bytes [begin_, end_) are received and not yet cut into frames.
   std::shared_ptr<std::byte[]> arena_;
   std::size_t begin_ = 0, end_ = 0;
+  std::size_t offered_ = 0;  // size of the last buffer() into the arena
   // A large frame in progress: total length, bytes of it delivered in earlier
   // parts, and the current part: slices of fed pieces first (part_chunks_),
   // then, from byte part_base_ on, bytes copied into a buffer of its own.
