@@ -142,6 +142,19 @@ struct Options {
     bool await_server = true;
   } mqtt;  ///< MQTT settings
 
+  /// gRPC (protocol grpc).
+  struct Grpc {
+    /// Client: poll, for a server that answers only at the start of each call,
+    /// as net-queue's Python gRPC server does. Each exchange is then one call
+    /// (what is queued is sent, the call half-closed, the answer read to its
+    /// end), and empty calls poll for the server's data, backing off from
+    /// 1/1024 s to 0.5 s while nothing comes, as net-queue's Python client
+    /// does. Default false: one call kept open, on which a netqueue server
+    /// pushes data as soon as it is queued (no polling, no added latency).
+    /// A netqueue server serves both kinds of client; a server ignores it.
+    bool poll = false;
+  } grpc;  ///< gRPC settings
+
   /// Threads for connection handling. Default 1; at least 1.
   unsigned workers = 1;
 

@@ -23,6 +23,7 @@
 // data is queued.
 #include "grpc/grpc.hpp"
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -37,6 +38,7 @@
 #include <climits>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <mutex>
 #include <string>
@@ -227,6 +229,7 @@ class CallLink : public Link, public std::enable_shared_from_this<CallLink> {
     out_ = grpc::ByteBuffer(slices.data(), slices.size());  // references the slices
     in_flight_ = piece.size();
     writing_ = true;
+    carried_ = true;
     issue_write(&out_);
   }
 
@@ -242,6 +245,7 @@ class CallLink : public Link, public std::enable_shared_from_this<CallLink> {
       if (in_.Dump(&slices).ok()) {
         for (grpc::Slice& s : slices) {
           if (s.size() == 0) continue;
+          carried_ = true;
           // The chunk's owner is the slice (moved to the heap first: a small
           // slice keeps its bytes inline, so its address must not change).
           auto keep = std::make_shared<const grpc::Slice>(std::move(s));
@@ -293,6 +297,7 @@ class CallLink : public Link, public std::enable_shared_from_this<CallLink> {
   bool closing_ = false;   // ending: flush, then end the call
   bool aborting_ = false;  // ending at once: nothing more is sent or handed up
   bool released_ = false;
+  bool carried_ = false;  // a byte went out or came in on this call
   std::string reason_;
 };
 
@@ -513,25 +518,59 @@ class GrpcServer final : public Transport {
 
 // ---------------------------------------------------------------- client
 
-// The client's one call for its session.
+// A client's call. Push (netqueue servers): the session's one call, kept
+// open until the goodbyes. Poll (grpc.poll, net-queue's Python server): one
+// exchange; the link is attached before the call starts, which it does when
+// there is something to send or after the poll delay; the call half-closes
+// once what is queued went out, reads the answer to its end, and detaches as
+// resumable, and the transport attaches the next one.
 class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  ClientCall(std::shared_ptr<Executor> executor, std::string remote, LinkCount& count)
-      : CallLink(std::move(executor), std::move(remote), count) {}
+  // Makes the gRPC call on the stub: PrepareBidiStreamingCall for this reactor.
+  using Prepare = std::function<void(ClientCall&)>;
+  // Poll mode: called on the executor once the call ended well (detached as
+  // resumable), with whether it carried any byte.
+  using Over = std::function<void(bool carried)>;
+
+  ClientCall(std::shared_ptr<Executor> executor, std::string remote, LinkCount& count, Prepare prepare,
+             Over over = {})
+      : CallLink(std::move(executor), std::move(remote), count),
+        prepare_(std::move(prepare)),
+        over_(std::move(over)) {}
 
   grpc::ClientContext& context() { return context_; }
 
-  // Starts the prepared call for `pipe`; the call owns itself until OnDone.
+  // Push: starts the call at once for `pipe`; the call owns itself until OnDone.
   static void start(std::shared_ptr<ClientCall> call, std::shared_ptr<Pipe> pipe) {
     call->self_ = call;
     call->post([pipe = std::move(pipe)](CallLink& c) mutable {
       auto& s = static_cast<ClientCall&>(c);
-      // The hold keeps OnDone back until we stop issuing operations, so
-      // that none can race with the end of the call.
-      s.AddHold();
-      s.StartCall();
+      s.start_call();
       s.begin(std::move(pipe));
       if (s.aborting_) s.read_more();  // closed before it started: learn the end
+    });
+  }
+
+  // Poll: the call starts when the session has something to send, or after `delay`.
+  static void start_polling(std::shared_ptr<ClientCall> call, std::shared_ptr<Pipe> pipe, Clock::duration delay) {
+    call->self_ = call;
+    call->post([pipe = std::move(pipe), delay](CallLink& c) mutable {
+      auto& s = static_cast<ClientCall&>(c);
+      if (s.released_) return;  // closed before it began
+      s.pipe_ = std::move(pipe);
+      if (s.wanted_) return s.start_poll();
+      auto self = std::static_pointer_cast<ClientCall>(s.shared_from_this());
+      s.alarm_.Set(std::chrono::system_clock::now() + delay, [self = std::move(self)](bool fired) {
+        if (fired) self->post([](CallLink& l) { static_cast<ClientCall&>(l).start_poll(); });
+      });
+    });
+  }
+
+  void wake_send() override {
+    post([](CallLink& c) {
+      auto& s = static_cast<ClientCall&>(c);
+      if (s.over_ && !s.started_) return s.start_poll();
+      s.pump();
     });
   }
 
@@ -542,10 +581,13 @@ class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::B
       auto& s = static_cast<ClientCall&>(c);
       if (!s.aborting_ || s.reason_.empty())
         s.reason_ = status.ok() ? "the server ended the call" : "the call to " + s.remote_ + " failed: " + status_text(status);
-      // However it ended, a client's session cannot continue on a new call
-      // (a session whose goodbyes were exchanged ends well all the same).
-      s.aborting_ = true;
+      // Pushing, a session cannot continue on a new call however the call
+      // ended (a session whose goodbyes were exchanged ends well all the
+      // same); polling, an exchange that ended well is followed by the next.
+      const bool next = s.over_ && status.ok() && !s.aborting_;
+      if (!next) s.aborting_ = true;
       s.report_detached();
+      if (next) s.over_(s.carried_);  // before release(): stop() waits for it
       s.release();
       s.self_.reset();
     });
@@ -554,7 +596,30 @@ class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::B
  private:
   void issue_read(grpc::ByteBuffer* into) override { StartRead(into); }
   void issue_write(const grpc::ByteBuffer* piece) override { StartWrite(piece); }
-  bool call_open() const override { return !hold_released_; }
+  bool call_open() const override { return started_ && !hold_released_; }
+
+  void start_call() {
+    started_ = true;
+    prepare_(*this);
+    // The hold keeps OnDone back until we stop issuing operations, so that
+    // none can race with the end of the call.
+    AddHold();
+    StartCall();
+  }
+
+  // Poll: the exchange starts (once), and half-closes once what is queued went out.
+  void start_poll() {
+    if (!pipe_) {
+      wanted_ = true;  // attach asked before the pipe came: start_polling starts it
+      return;
+    }
+    if (started_ || released_) return;
+    alarm_.Cancel();
+    closing_ = true;
+    start_call();
+    read_more();
+    pump();
+  }
 
   // The read side ended: the server ended the call or it failed. Its status
   // follows in OnDone once the hold is gone.
@@ -567,7 +632,8 @@ class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::B
   void on_flushed() override {
     if (writes_done_) return;
     writes_done_ = true;
-    StartWritesDone();  // the server flushes its side and ends the call
+    write_ended_ = true;  // half-closed: what is queued from now on waits for the next call
+    StartWritesDone();    // the server flushes its side and ends the call
   }
 
   void on_write_failed() override { begin_close(false, "writing to " + remote_ + " failed"); }
@@ -575,7 +641,18 @@ class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::B
   void after_write() override { release_hold_when_idle(); }
 
   void begin_close(bool graceful, const std::string& reason) override {
-    if (hold_released_ || aborting_) return;
+    if (hold_released_ || aborting_ || released_) return;
+    if (!started_ && over_) {
+      // A poll not started: nothing in flight, nothing to flush (a graceful
+      // close comes after both goodbyes) and no call to end.
+      alarm_.Cancel();
+      aborting_ = !graceful;
+      reason_ = graceful ? "closed" : reason;
+      report_detached();
+      release();
+      self_.reset();
+      return;
+    }
     closing_ = true;
     if (graceful) return pump();  // half-closes once flushed
     aborting_ = true;
@@ -592,7 +669,12 @@ class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::B
   }
 
   grpc::ClientContext context_;
+  const Prepare prepare_;
+  const Over over_;  // set: poll mode
+  grpc::Alarm alarm_;
   std::shared_ptr<ClientCall> self_;
+  bool started_ = false;
+  bool wanted_ = false;
   bool writes_done_ = false;
   bool hold_released_ = false;
 };
@@ -636,7 +718,12 @@ class GrpcClient final : public Transport {
     stopped_ = true;
     stop_accepting();
     if (connector_.joinable()) connector_.join();
-    if (auto call = call_.lock()) call->close(false);
+    std::shared_ptr<ClientCall> call;
+    {
+      std::lock_guard lock(mutex_);
+      call = call_.lock();
+    }
+    if (call) call->close(false);
     count_.wait_zero();
   }
 
@@ -657,13 +744,38 @@ class GrpcClient final : public Transport {
                                                                (options_.security.active() ? " (TLS)" : ""));
       }
     }
-    auto call = std::make_shared<ClientCall>(hub_.make_executor(), target_, count_);
+    if (options_.grpc.poll) return next_poll(true);
+    std::lock_guard lock(mutex_);
+    auto call = std::make_shared<ClientCall>(hub_.make_executor(), target_, count_, prepare());
     auto pipe = hub_.attach(call);
     if (!pipe) return;  // closing: no call is made
     count_.add();
-    stub_->PrepareBidiStreamingCall(&call->context(), method_path, grpc::StubOptions(), call.get());
     call_ = call;
     ClientCall::start(std::move(call), std::move(pipe));
+  }
+
+  ClientCall::Prepare prepare() {
+    return [this](ClientCall& call) {
+      stub_->PrepareBidiStreamingCall(&call.context(), method_path, grpc::StubOptions(), &call);
+    };
+  }
+
+  // Poll mode: the next exchange's link, attached now; its call starts when
+  // the session has something to send, or after the poll delay: 1/1024 s
+  // after an exchange that carried bytes, doubling up to 0.5 s while none do
+  // (net-queue's client's back-off).
+  void next_poll(bool carried) {
+    constexpr Clock::duration first = std::chrono::microseconds(977), ceiling = std::chrono::milliseconds(500);
+    poll_delay_ = carried ? first : std::min<Clock::duration>(poll_delay_ * 2, ceiling);
+    std::lock_guard lock(mutex_);
+    if (stopping_.load(std::memory_order_acquire)) return;
+    auto call = std::make_shared<ClientCall>(hub_.make_executor(), target_, count_, prepare(),
+                                             [this](bool more) { next_poll(more); });
+    auto pipe = hub_.attach(call);
+    if (!pipe) return;  // the session is over, or the communicator closing
+    count_.add();
+    call_ = call;
+    ClientCall::start_polling(std::move(call), std::move(pipe), poll_delay_);
   }
 
   const Options& options_;
@@ -675,7 +787,9 @@ class GrpcClient final : public Transport {
   std::atomic<bool> stopping_{false};
   bool stopped_ = false;
   LinkCount count_;
-  std::weak_ptr<ClientCall> call_;  // set by the connector, read after it is joined
+  std::mutex mutex_;  // orders stop() and the attaching of the next poll
+  std::weak_ptr<ClientCall> call_;  // the latest call (the session's one, when pushing)
+  Clock::duration poll_delay_{};   // poll mode: from one exchange to the next, on their executors
 };
 
 std::unique_ptr<Transport> make(Purpose purpose, const Options& options, Hub& hub) {
