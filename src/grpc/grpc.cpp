@@ -36,6 +36,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstdint>
 #include <condition_variable>
 #include <fstream>
 #include <functional>
@@ -220,6 +221,7 @@ class CallLink : public Link, public std::enable_shared_from_this<CallLink> {
   // Takes the next piece when no write is in flight.
   void pump() {
     if (!pipe_ || writing_ || aborting_ || write_ended_ || !call_open()) return;
+    if (closing_ && closing_budget_ == 0) return on_flushed();  // the rest goes on the next call
     Stream piece = pipe_->take_piece();
     if (piece.empty()) {
       if (closing_) on_flushed();
@@ -236,6 +238,7 @@ class CallLink : public Link, public std::enable_shared_from_this<CallLink> {
     in_flight_ = piece.size();
     writing_ = true;
     carried_ = true;
+    if (closing_) closing_budget_ -= std::min<std::uint64_t>(closing_budget_, piece.size());
     issue_write(&out_);
   }
 
@@ -304,6 +307,9 @@ class CallLink : public Link, public std::enable_shared_from_this<CallLink> {
   bool aborting_ = false;  // ending at once: nothing more is sent or handed up
   bool released_ = false;
   bool carried_ = false;  // a byte went out or came in on this call
+  // Bytes a closing call still sends before it ends (a server's call after a
+  // polling client's half-close); what is left waits for the next call.
+  std::uint64_t closing_budget_ = UINT64_MAX;
   std::string reason_;
 };
 
@@ -372,8 +378,11 @@ class ServerCall final : public CallLink, public grpc::ServerGenericBidiReactor 
     if (aborting_) return finish_call();
     if (cancelled_.load(std::memory_order_acquire) || context_->IsCancelled())
       return begin_close(false, cancelled_reason_);
-    // The client half-closed: flush what is queued for it, then end the call.
+    // The client half-closed: flush what is queued for it, then end the call;
+    // at most 16 MiB (net-queue's piece size), so that a client put to
+    // without pause still gets its call back to send its own data.
     closing_ = true;
+    closing_budget_ = 16 * MiB;
     pump();
   }
 
