@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <condition_variable>
 #include <fstream>
+#include <future>
 #include <functional>
 #include <iterator>
 #include <mutex>
@@ -758,7 +759,8 @@ class GrpcClient final : public Transport {
         const auto secs = std::chrono::duration<double>(options_.connection.connect_timeout).count();
         return hub_.transport_failed(errc::connect_failed, "could not connect to gRPC server " + target_ + " within " +
                                                                std::to_string(secs).substr(0, 5) + " s" +
-                                                               (options_.security.active() ? " (TLS)" : ""));
+                                                               (options_.security.active() ? " (TLS)" : "") +
+                                                               last_error());
       }
     }
     if (options_.grpc.poll) return next_poll(true);
@@ -769,6 +771,24 @@ class GrpcClient final : public Transport {
     count_.add();
     call_ = call;
     ClientCall::start(std::move(call), std::move(pipe));
+  }
+
+  // Why the channel does not connect, as gRPC tells a call that fails at
+  // once on it ("...: Ssl handshake failed: ... CERTIFICATE_VERIFY_FAILED",
+  // "...: Connection refused"); the channel itself says only that it failed.
+  std::string last_error() {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(false);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc::Slice nothing;
+    const grpc::ByteBuffer request(&nothing, 1);  // a message of no bytes (an empty ByteBuffer is none)
+    grpc::ByteBuffer response;
+    std::promise<grpc::Status> done;
+    stub_->UnaryCall(&context, method_path, grpc::StubOptions(), &request, &response,
+                     [&done](grpc::Status status) { done.set_value(std::move(status)); });
+    const grpc::Status status = done.get_future().get();
+    if (status.ok() || status.error_message().empty()) return {};
+    return ": " + status.error_message();
   }
 
   ClientCall::Prepare prepare() {

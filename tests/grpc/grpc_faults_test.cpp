@@ -261,3 +261,42 @@ TEST(GrpcFaults, APieceOverTheReceiveLimitEndsThatSessionOnlyWithAClearError) {
 }
 
 }  // namespace
+
+namespace {
+
+// A client that does not trust the server's certificate fails its puts with
+// connect_failed, and the error says why in gRPC's (and OpenSSL's) words, so
+// that a user can fix the setup; a server that is not there says so too.
+std::string connect_failure(const Options& o) {
+  Communicator client(Protocol::grpc, Purpose::client, o);
+  auto f = client.put(text("never"));
+  if (!f.wait_for(20s)) return "the put never ended";
+  try {
+    f.get();
+    return "the put succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.value(), errc::connect_failed) << e.what();
+    return e.what();
+  }
+}
+
+TEST(GrpcFaults, AConnectFailureSaysWhyInGrpcsWords) {
+  const TransportCase tls{"grpc_tls", Protocol::grpc, true};
+  Communicator server(Protocol::grpc, Purpose::server, server_options(tls));
+  Options untrusted = client_options(tls, server.local_port());
+  untrusted.security.certificate = certs_dir() + "/other-ca.pem";
+  untrusted.connection.connect_timeout = 1s;
+  untrusted.log = [](LogLevel, std::string_view) {};
+  const std::string why = connect_failure(untrusted);
+  EXPECT_NE(why.find("(TLS)"), std::string::npos) << why;
+  EXPECT_NE(why.find("certificate verify failed"), std::string::npos) << "OpenSSL's reason is missing: " << why;
+
+  Options nobody = client_options(plain, server.local_port());
+  server.close();
+  nobody.connection.connect_timeout = 1s;
+  nobody.log = [](LogLevel, std::string_view) {};
+  const std::string refused = connect_failure(nobody);
+  EXPECT_NE(refused.find("Connection refused"), std::string::npos) << refused;
+}
+
+}  // namespace
