@@ -183,6 +183,9 @@ TEST(GrpcFaults, AClientKilledMidTransferLeavesTheOthersServed) {
   Communicator other(Protocol::grpc, Purpose::client, client_options(plain, s.local_port()));
   settled(other.put(text("before"))).get();
   ASSERT_TRUE(eventually([&] { return s.peers().size() == 2; }, 20s)) << "both clients should be connected";
+  // Mid-transfer: more than 16 of its messages in (and the other's one).
+  ASSERT_TRUE(eventually([&] { return s.statistics().messages_in > 17; }, 20s))
+      << "the client process sent too little:\n" << child.output();
 
   ::kill(child.pid(), SIGKILL);
   child.wait(10s);
