@@ -621,9 +621,12 @@ class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::B
       if (s.released_) return;  // closed before it began
       s.pipe_ = std::move(pipe);
       if (s.wanted_) return s.start_poll();
-      auto self = std::static_pointer_cast<ClientCall>(s.shared_from_this());
-      s.alarm_.Set(std::chrono::system_clock::now() + delay, [self = std::move(self)](bool fired) {
-        if (fired) self->post([](CallLink& l) { static_cast<ClientCall&>(l).start_poll(); });
+      // Weak: the alarm belongs to the call, and a callback holding the call
+      // would keep both alive if gRPC never ran it (self_ keeps the call).
+      std::weak_ptr<ClientCall> weak = std::static_pointer_cast<ClientCall>(s.shared_from_this());
+      s.alarm_.Set(std::chrono::system_clock::now() + delay, [weak = std::move(weak)](bool fired) {
+        if (auto self = weak.lock(); self && fired)
+          self->post([](CallLink& l) { static_cast<ClientCall&>(l).start_poll(); });
       });
     });
   }
