@@ -440,9 +440,11 @@ class TcpTransport final : public Transport {
           server ? std::chrono::steady_clock::now() + options_.connection.connect_timeout : connect_deadline_;
       handshake(c, deadline, [this, c, server](asio::error_code ec, bool late) {
         if (!ec) return open(c);
-        const std::string why =
+        std::string why =
             "TLS handshake with " + c->remote() +
             (late ? " did not complete within connection.connect_timeout" : " failed: " + tls_reason(ec));
+        if (const std::string refused = c->socket().verify_error(); !late && !refused.empty())
+          why += ": the peer's certificate: " + refused;
         // A server logs and keeps serving others; a client has nowhere else to go.
         if (server) return hub_.log(LogLevel::error, why);
         hub_.transport_failed(errc::connect_failed, why);

@@ -58,6 +58,14 @@ class TlsSocket {
 
   asio::ip::tcp::socket& next_layer() noexcept { return socket_; }
 
+  // Why the peer's certificate was refused, in OpenSSL's words ("unable to
+  // get local issuer certificate", "hostname mismatch"); empty when it was
+  // not (or there was none to check).
+  std::string verify_error() const {
+    const long result = SSL_get_verify_result(ssl_);
+    return result == X509_V_OK ? std::string() : X509_verify_cert_error_string(result);
+  }
+
   void async_handshake(Done done) {
     run([this] { return SSL_do_handshake(ssl_); }, [done](asio::error_code ec, int) { done(ec); });
   }

@@ -433,6 +433,9 @@ TEST_F(TcpBadInput, UntrustedServerCertificateFailsPendingPutAndGet) {
   ASSERT_NO_FATAL_FAILURE(expect_get_connect_failed(untrusted));
   EXPECT_TRUE(untrusted.peers().empty());
   EXPECT_TRUE(untrusted_log.contains(LogLevel::error, {"certificate"})) << untrusted_log.dump();
+  // OpenSSL's reason, which says what to fix.
+  EXPECT_TRUE(untrusted_log.contains(LogLevel::error, {"unable to get local issuer certificate"}))
+      << untrusted_log.dump();
   untrusted.close_for(std::chrono::seconds(5));
   relay.reset();
   EXPECT_TRUE(log.wait_for(LogLevel::error, {"TLS handshake"}, ms(5000))) << log.dump();
