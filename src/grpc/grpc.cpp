@@ -57,10 +57,13 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* method_path = "/grpc/comm";
 
+// net-queue's default piece size (its transport_size).
+constexpr std::size_t net_queue_piece_size = 16 * MiB;
+
 // gRPC's own default is 4 MiB; net-queue sends pieces of up to 16 MiB by
 // default, and our peers send up to their max_size.
 int receive_limit(const Options& o) {
-  const std::size_t limit = std::max<std::size_t>(16 * MiB, o.connection.max_size);
+  const std::size_t limit = std::max<std::size_t>(net_queue_piece_size, o.connection.max_size);
   return static_cast<int>(std::min<std::size_t>(limit, INT_MAX));
 }
 
@@ -417,7 +420,7 @@ class ServerCall final : public CallLink, public grpc::ServerGenericBidiReactor 
     // at most 16 MiB (net-queue's piece size), so that a client put to
     // without pause still gets its call back to send its own data.
     closing_ = true;
-    closing_budget_ = 16 * MiB;
+    closing_budget_ = net_queue_piece_size;
     pump();
   }
 
@@ -588,19 +591,16 @@ class GrpcServer final : public Transport {
 // resumable, and the transport attaches the next one.
 class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  // Makes the gRPC call on the stub: PrepareBidiStreamingCall for this reactor.
-  using Prepare = std::function<void(ClientCall&)>;
   // Poll mode: called on the executor once the call ended well (detached as
   // resumable), with whether it carried any byte.
   using Over = std::function<void(bool carried)>;
 
-  ClientCall(std::shared_ptr<Executor> executor, std::string remote, LinkCount& count, Prepare prepare,
+  // `stub` makes the call; it outlives every call (the transport waits for them).
+  ClientCall(std::shared_ptr<Executor> executor, std::string remote, LinkCount& count, grpc::GenericStub& stub,
              Over over = {})
       : CallLink(std::move(executor), std::move(remote), count),
-        prepare_(std::move(prepare)),
+        stub_(stub),
         over_(std::move(over)) {}
-
-  grpc::ClientContext& context() { return context_; }
 
   // Push: starts the call at once for `pipe`; the call owns itself until OnDone.
   static void start(std::shared_ptr<ClientCall> call, std::shared_ptr<Pipe> pipe) {
@@ -665,7 +665,7 @@ class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::B
 
   void start_call() {
     started_ = true;
-    prepare_(*this);
+    stub_.PrepareBidiStreamingCall(&context_, method_path, grpc::StubOptions(), this);
     // The hold keeps OnDone back until we stop issuing operations, so that
     // none can race with the end of the call.
     AddHold();
@@ -734,7 +734,7 @@ class ClientCall final : public CallLink, public grpc::ClientBidiReactor<grpc::B
   }
 
   grpc::ClientContext context_;
-  const Prepare prepare_;
+  grpc::GenericStub& stub_;
   const Over over_;  // set: poll mode
   grpc::Alarm alarm_;
   std::shared_ptr<ClientCall> self_;
@@ -813,7 +813,7 @@ class GrpcClient final : public Transport {
     }
     if (options_.grpc.poll) return next_poll(true);
     std::lock_guard lock(mutex_);
-    auto call = std::make_shared<ClientCall>(hub_.make_executor(), target_, count_, prepare());
+    auto call = std::make_shared<ClientCall>(hub_.make_executor(), target_, count_, *stub_);
     auto pipe = hub_.attach(call);
     if (!pipe) return;  // closing: no call is made
     count_.add();
@@ -839,12 +839,6 @@ class GrpcClient final : public Transport {
     return ": " + status.error_message();
   }
 
-  ClientCall::Prepare prepare() {
-    return [this](ClientCall& call) {
-      stub_->PrepareBidiStreamingCall(&call.context(), method_path, grpc::StubOptions(), &call);
-    };
-  }
-
   // Poll mode: the next exchange's link, attached now; its call starts when
   // the session has something to send, or after the poll delay: 1/1024 s
   // after an exchange that carried bytes, doubling up to 0.5 s while none do
@@ -854,7 +848,7 @@ class GrpcClient final : public Transport {
     poll_delay_ = carried ? first : std::min<Clock::duration>(poll_delay_ * 2, ceiling);
     std::lock_guard lock(mutex_);
     if (stopping_.load(std::memory_order_acquire)) return;
-    auto call = std::make_shared<ClientCall>(hub_.make_executor(), target_, count_, prepare(),
+    auto call = std::make_shared<ClientCall>(hub_.make_executor(), target_, count_, *stub_,
                                              [this](bool more) { next_poll(more); });
     auto pipe = hub_.attach(call);
     if (!pipe) return;  // the session is over, or the communicator closing
