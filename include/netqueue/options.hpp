@@ -174,23 +174,38 @@ struct Options {
 
   /// TLS (tcp, grpc; MQTT: to the broker).
   ///
-  /// Server: private key and certificate chain (PEM files). Client: the
-  /// trust chain to verify the server with (certificate), or the system's
-  /// default trust store when only `enabled` is set.
+  /// Server: private key and certificate chain (PEM files); with `trust`, it
+  /// also asks every client for a certificate and refuses clients without one
+  /// signed by it (mutual TLS). Client: the trust chain to verify the server
+  /// with (`certificate`, as net-queue's, or `trust`), or the system's default
+  /// trust store when only `enabled` is set; with `key`, it presents
+  /// `certificate` as its own (and then takes its trust chain from `trust`).
+  /// Over MQTT both ends are clients of the broker and follow the client rules.
   ///
   /// inproc has no TLS, nor has tcp in a build without NETQUEUE_WITH_TLS: there an active Security throws
   /// OptionError ("security").
   struct Security {
-    /// Server: the private key (PEM file path). Default: unset; when set, a readable file. A TLS server (tcp, grpc)
-    /// needs it.
+    /// This end's private key (PEM file path). Default: unset; when set, a readable file. A TLS server (tcp, grpc)
+    /// needs it; a client with a key presents `certificate` as its own (mutual TLS) and needs it too.
     std::optional<std::string> key;
-    /// Server: the certificate chain; client: the trust chain to verify the server (MQTT: the broker) with (PEM file
-    /// path). Default: unset; when set, a readable file. A TLS server (tcp, grpc) needs it; over MQTT, so does a
-    /// set `key`.
+    /// With `key`: this end's certificate chain. Without `key` (a client, net-queue's meaning): the trust chain to
+    /// verify the server (MQTT: the broker) with. PEM file path. Default: unset; when set, a readable file. A TLS
+    /// server (tcp, grpc) needs it.
     std::optional<std::string> certificate;
+    /// The trust chain (CA certificates, PEM file path) the peer's certificate is verified with. Server (tcp,
+    /// grpc): when set, clients must present a certificate it verifies (mutual TLS); when unset, no client
+    /// certificate is asked for. Client: the server's (MQTT: the broker's) trust chain, for a client that presents
+    /// its own certificate; a client without `key` may give it here or in `certificate`, not in both. Default:
+    /// unset; when set, a readable file.
+    std::optional<std::string> trust;
+    /// Accept a chain that ends at any certificate of the trust chain, not only at a self-signed root (OpenSSL's
+    /// X509_V_FLAG_PARTIAL_CHAIN): a client may then pin the server's own certificate, or an intermediate CA, as
+    /// Python 3.13's default TLS context (and so a Python net-queue peer) allows. Default false. tcp only: gRPC and
+    /// Paho verify chains themselves and offer no such mode (OptionError "security.partial_chain").
+    bool partial_chain = false;
     bool enabled = false;  ///< implied by key or certificate. Default false.
-    /// True when TLS is on: enabled, or key or certificate set.
-    bool active() const noexcept { return enabled || key || certificate; }
+    /// True when TLS is on: enabled, or key, certificate or trust set.
+    bool active() const noexcept { return enabled || key || certificate || trust; }
   } security;  ///< TLS settings
 
   /// Event, as net-queue's: a peer said hello (a client: its server). Default: none.

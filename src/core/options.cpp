@@ -101,12 +101,28 @@ void validate(const Options& o, Purpose) {
   // What a transport needs of them (a TLS server's key) is its own check.
   require_readable(o.security.key, "security.key");
   require_readable(o.security.certificate, "security.certificate");
+  require_readable(o.security.trust, "security.trust");
 }
 
-void require_tls_server_files(const Options& o, Purpose purpose) {
-  if (!o.security.active() || purpose != Purpose::server) return;
-  require(o.security.key.has_value(), "security.key", "a TLS server needs a private key file");
-  require(o.security.certificate.has_value(), "security.certificate", "a TLS server needs a certificate chain file");
+void require_tls_files(const Options& o, bool acceptor) {
+  const auto& sec = o.security;
+  if (!sec.active()) return;
+  if (acceptor) {
+    require(sec.key.has_value(), "security.key", "a TLS server needs a private key file");
+    require(sec.certificate.has_value(), "security.certificate", "a TLS server needs a certificate chain file");
+    return;
+  }
+  require(!sec.key || sec.certificate, "security.certificate",
+          "a client with security.key presents its certificate chain, which is missing");
+  require(sec.key || !sec.certificate || !sec.trust, "security.trust",
+          "without security.key, security.certificate is already the client's trust chain: set one of the two, or "
+          "set security.key to present the certificate as the client's own");
+}
+
+TlsFiles tls_files(const Options& o, bool acceptor) {
+  const auto& sec = o.security;
+  if (acceptor || sec.key) return {sec.certificate, sec.key, sec.trust};
+  return {std::nullopt, std::nullopt, sec.trust ? sec.trust : sec.certificate};
 }
 
 Options resolve(Options o) {

@@ -237,9 +237,22 @@ struct TransportInfo {
 // OptionError(option) when `path` is set and cannot be read.
 void require(bool ok, const char* option, const std::string& why);
 void require_readable(const std::optional<std::string>& path, const char* option);
-// A server that terminates TLS itself (tcp, grpc) needs security.key and
-// security.certificate when security is active.
-void require_tls_server_files(const Options& options, Purpose purpose);
+
+// TLS: the files one end uses, from Options::security (the rules are in
+// include/netqueue/options.hpp). `acceptor`: this end accepts TLS connections
+// (a tcp or grpc server); otherwise it connects (a client; both MQTT ends).
+struct TlsFiles {
+  std::optional<std::string> certificate;  // this end's chain, presented with `key`
+  std::optional<std::string> key;
+  // Verifies the peer. Unset: a connecting end uses the default trust store,
+  // an acceptor asks for no client certificate.
+  std::optional<std::string> trust;
+};
+TlsFiles tls_files(const Options& options, bool acceptor);
+// For TransportInfo::validate: when security is active, throws OptionError
+// unless the files fit the role (an acceptor needs key and certificate; a key
+// needs a certificate; a client without a key names one trust chain, not two).
+void require_tls_files(const Options& options, bool acceptor);
 
 // The registry (src/transports.cpp): the transport for `protocol`, or null
 // when it is not built in.

@@ -481,9 +481,13 @@ class GrpcServer final : public Transport {
   void start() override {
     std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
     if (options_.security.active()) {
-      grpc::SslServerCredentialsOptions ssl;
-      ssl.pem_key_cert_pairs.push_back({read_text(*options_.security.key, "security.key"),
-                                        read_text(*options_.security.certificate, "security.certificate")});
+      const TlsFiles files = tls_files(options_, true);
+      // With a trust chain, clients must present a certificate it verifies.
+      grpc::SslServerCredentialsOptions ssl(files.trust ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                                        : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+      ssl.pem_key_cert_pairs.push_back(
+          {read_text(*files.key, "security.key"), read_text(*files.certificate, "security.certificate")});
+      if (files.trust) ssl.pem_root_certs = read_text(*files.trust, "security.trust");
       credentials = grpc::SslServerCredentials(ssl);
     }
     const std::string address = address_of(options_.netloc.host, options_.netloc.port);
@@ -753,9 +757,14 @@ class GrpcClient final : public Transport {
   void start() override {
     std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
     if (options_.security.active()) {
+      const TlsFiles files = tls_files(options_, false);
       grpc::SslCredentialsOptions ssl;  // no root certificates given: the system's
-      if (options_.security.certificate)
-        ssl.pem_root_certs = read_text(*options_.security.certificate, "security.certificate");
+      const char* trust_option = options_.security.trust ? "security.trust" : "security.certificate";
+      if (files.trust) ssl.pem_root_certs = read_text(*files.trust, trust_option);
+      if (files.key) {
+        ssl.pem_private_key = read_text(*files.key, "security.key");
+        ssl.pem_cert_chain = read_text(*files.certificate, "security.certificate");
+      }
       credentials = grpc::SslCredentials(ssl);
     }
     grpc::ChannelArguments args;
@@ -836,7 +845,13 @@ class GrpcClient final : public Transport {
                      [&done](grpc::Status status) { done.set_value(std::move(status)); });
     const grpc::Status status = done.get_future().get();
     if (status.ok() || status.error_message().empty()) return {};
-    return ": " + status.error_message();
+    std::string why = ": " + status.error_message();
+    // Over TLS 1.3 a server that refuses our client certificate (or wants
+    // one) closes the connection after our side of the handshake is done.
+    if (options_.security.active() && why.find("Socket closed") != std::string::npos)
+      why += std::string(" (the server closed the connection after the TLS handshake: ") +
+             (options_.security.key ? "did it refuse our client certificate?)" : "does it want a client certificate?)");
+    return why;
   }
 
   // Poll mode: the next exchange's link, attached now; its call starts when
@@ -881,7 +896,9 @@ void validate(const Options& o, Purpose purpose) {
           "a client needs the server's port (0 is only for servers)");
   require(o.connection.max_size <= static_cast<std::size_t>(INT_MAX), "connection.max_size",
           "a gRPC message is at most " + std::to_string(INT_MAX) + " bytes");
-  require_tls_server_files(o, purpose);
+  require_tls_files(o, purpose == Purpose::server);
+  require(!o.security.partial_chain, "security.partial_chain",
+          "gRPC verifies certificate chains itself and has no partial-chain mode (tcp has)");
 }
 
 }  // namespace

@@ -487,8 +487,13 @@ class MqttTransport final : public Transport {
         opts.set_will(mqtt::will_options(presence_topic, std::string(), 1, true));
       }
       if (options_.security.active()) {
+        const TlsFiles files = tls_files(options_, false);  // both ends are the broker's clients
         mqtt::ssl_options ssl;
-        if (options_.security.certificate) ssl.set_trust_store(*options_.security.certificate);
+        if (files.trust) ssl.set_trust_store(*files.trust);
+        if (files.key) {
+          ssl.set_key_store(*files.certificate);  // Paho's name for our certificate chain
+          ssl.set_private_key(*files.key);
+        }
         ssl.set_enable_server_cert_auth(true);
         ssl.set_verify(true);  // the broker's name against netloc.host
         // No ssl error handler: Paho C++ 1.2 hands Paho C a pointer to the
@@ -808,8 +813,9 @@ void validate(const Options& o, Purpose purpose) {
   require(o.mqtt.window >= 1 && o.mqtt.window <= 4096, "mqtt.window", "must be 1 to 4096 publishes in flight");
   require(o.mqtt.publish_size >= 1 && o.mqtt.publish_size <= 256 * MiB - 1024, "mqtt.publish_size",
           "must be 1 byte to just under 256 MiB (MQTT's largest packet)");
-  require(!o.security.key || o.security.certificate, "security.certificate",
-          "the trust chain for the MQTT broker is needed with security.key");
+  require_tls_files(o, false);  // both ends are clients of the broker
+  require(!o.security.partial_chain, "security.partial_chain",
+          "Paho verifies the broker's chain itself and has no partial-chain mode (tcp has)");
   (void)purpose;
 }
 

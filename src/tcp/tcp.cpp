@@ -499,25 +499,31 @@ class TcpTransport final : public Transport {
   }
 
   void make_tls_context() {
-    const auto& sec = options_.security;
     const bool server = purpose_ == Purpose::server;
+    const TlsFiles files = tls_files(options_, server);
     tls_.emplace(server ? asio::ssl::context::tls_server : asio::ssl::context::tls_client);
     tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
     const char* option = "security.certificate";
     try {
-      if (server) {
-        tls_->use_certificate_chain_file(*sec.certificate);
+      if (files.certificate) {
+        tls_->use_certificate_chain_file(*files.certificate);
         option = "security.key";
-        tls_->use_private_key_file(*sec.key, asio::ssl::context::pem);
-      } else if (sec.certificate) {
-        tls_->load_verify_file(*sec.certificate);
-      } else {
+        tls_->use_private_key_file(*files.key, asio::ssl::context::pem);
+      }
+      option = options_.security.trust ? "security.trust" : "security.certificate";
+      if (files.trust) {
+        tls_->load_verify_file(*files.trust);
+        // A server with a trust chain wants a client certificate it verifies.
+        if (server) tls_->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+      } else if (!server) {
         tls_->set_default_verify_paths();
       }
     } catch (const std::system_error& e) {
       throw OptionError(option, e.code().message());
     }
+    if (options_.security.partial_chain)
+      X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(tls_->native_handle()), X509_V_FLAG_PARTIAL_CHAIN);
   }
   std::optional<asio::ssl::context> tls_;
 #endif
@@ -549,7 +555,7 @@ void validate(const Options& o, Purpose purpose) {
 #ifndef NETQUEUE_WITH_TLS
   require(!o.security.active(), "security", "this build has no TLS (NETQUEUE_WITH_TLS=OFF)");
 #endif
-  require_tls_server_files(o, purpose);
+  require_tls_files(o, purpose == Purpose::server);
 }
 
 }  // namespace

@@ -266,6 +266,46 @@ TEST(Mqtt, ATlsClientThatDoesNotTrustTheBrokerFailsWithConnectFailed) {
   }
 }
 
+// A broker that requires client certificates (mosquitto's require_certificate):
+// both ends present theirs with security.key and security.certificate, and
+// take the broker's trust chain from security.trust.
+TEST(Mqtt, ClientCertificatesAreShownToABrokerThatRequiresThem) {
+  Broker& broker = Broker::shared();
+  const TransportCase tls{"mqtt_tls", Protocol::mqtt, true};
+  auto certified = [&](Options o) {
+    o.security = {};
+    o.security.trust = certs_dir() + "/ca.pem";
+    o.security.certificate = certs_dir() + "/client.pem";
+    o.security.key = certs_dir() + "/client.key";
+    return o;
+  };
+  Options so = certified(MqttFixture().server_options_at(tls, {"127.0.0.1", broker.mutual_tls_port()}));
+  Communicator server(Protocol::mqtt, Purpose::server, so);
+  Communicator client(Protocol::mqtt, Purpose::client,
+                      certified(nqtest::client_options(tls, broker.mutual_tls_port())));
+  settled(client.put(text("certified"))).get();
+  auto m = server.get_for(20s);
+  ASSERT_TRUE(m) << "the server got nothing through the broker";
+  EXPECT_EQ(m->data.to_string(), "certified");
+
+  // Without a certificate the broker refuses the connection.
+  Options bare = nqtest::client_options(tls, broker.mutual_tls_port());
+  bare.connection.connect_timeout = 1s;
+  bare.log = [](netqueue::LogLevel, std::string_view) {};
+  Communicator refused(Protocol::mqtt, Purpose::client, bare);
+  auto f = refused.put(text("no certificate"));
+  ASSERT_TRUE(f.wait_for(20s)) << "the put did not end after the connect timeout";
+  try {
+    f.get();
+    ADD_FAILURE() << "a client without a certificate got through a broker that requires one";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::connect_failed) << e.what();
+  }
+  refused.close_for(5s);
+  client.close_for(10s);
+  server.close_for(10s);
+}
+
 TEST(Mqtt, InvalidMqttOptionsAreRejectedAtConstruction) {
   Options o = nqtest::client_options(TransportCase{"mqtt", Protocol::mqtt}, 1883);
   o.mqtt.qos = 2;

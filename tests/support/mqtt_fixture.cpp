@@ -74,6 +74,7 @@ void Broker::configure() {
   std::filesystem::remove(dir_ + "/mosquitto.log", ignored);
   port_ = free_port();
   tls_port_ = free_port();
+  mutual_tls_port_ = free_port();
   const std::string certs = certs_dir();
   std::ofstream conf(dir_ + "/mosquitto.conf");
   // Deliberate limits: no drops for slow subscribers (max_queued_messages 0),
@@ -91,7 +92,12 @@ void Broker::configure() {
        << "listener " << tls_port_ << " " << address_ << "\n"
        << "cafile " << certs << "/ca.pem\n"
        << "certfile " << certs << "/server.pem\n"
-       << "keyfile " << certs << "/server.key\n";
+       << "keyfile " << certs << "/server.key\n"
+       << "listener " << mutual_tls_port_ << " " << address_ << "\n"
+       << "cafile " << certs << "/ca.pem\n"
+       << "certfile " << certs << "/server.pem\n"
+       << "keyfile " << certs << "/server.key\n"
+       << "require_certificate true\n";
 }
 
 Broker::~Broker() {
@@ -130,7 +136,7 @@ bool Broker::launch() {
     ::_exit(127);
   }
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!(accepts(port_) && accepts(tls_port_))) {
+  while (!(accepts(port_) && accepts(tls_port_) && accepts(mutual_tls_port_))) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
@@ -188,10 +194,9 @@ netqueue::Options MqttFixture::server_options_at(const TransportCase& c, const E
   o.netloc.host = where.host;
   o.netloc.port = where.port;
   if (c.tls) {
-    // The server is a client of the broker: it needs the trust chain. The key
-    // is only there because the core asks every TLS server for one.
+    // The server is a client of the broker: it needs the broker's trust chain.
+    o.security = {};
     o.security.certificate = certs_dir() + "/ca.pem";
-    o.security.key = certs_dir() + "/server.key";
   }
   return o;
 }

@@ -31,6 +31,8 @@ class Broker {
 
   std::uint16_t port() const { return port_; }
   std::uint16_t tls_port() const { return tls_port_; }
+  // A TLS listener that requires a client certificate signed by ca.pem.
+  std::uint16_t mutual_tls_port() const { return mutual_tls_port_; }
   std::string log() const;
 
   // The one broker of this test program, started on first use.
@@ -47,6 +49,7 @@ class Broker {
   std::string dir_;
   std::uint16_t port_ = 0;
   std::uint16_t tls_port_ = 0;
+  std::uint16_t mutual_tls_port_ = 0;
   pid_t pid_ = -1;
   bool listened_ = false;  // once clients know the ports, they stay
 };

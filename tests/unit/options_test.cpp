@@ -213,6 +213,57 @@ TEST(Options, ATlsClientNeedsNoKey) {
   EXPECT_EQ(rejected(with([&](Options& o) { o.security.certificate = ca.path(); }), Purpose::client), "");
 }
 
+TEST(Options, AClientWithAKeyPresentsItsCertificate) {
+  TempFile cert("netqueue-cert"), key("netqueue-key"), ca("netqueue-ca");
+  for (const Protocol p : {Protocol::tcp, Protocol::grpc, Protocol::mqtt}) {
+    if (!netqueue::detail::find_transport(p)) continue;
+    const auto client = [&](auto set) { return rejected(with(set), Purpose::client, p); };
+    EXPECT_EQ(client([&](Options& o) { o.security.key = key.path(); }), "security.certificate");
+    EXPECT_EQ(client([&](Options& o) {
+                o.security.key = key.path();
+                o.security.certificate = cert.path();
+                o.security.trust = ca.path();
+              }),
+              "");
+    // Without a key, certificate is the trust chain: two trust chains are one too many.
+    EXPECT_EQ(client([&](Options& o) {
+                o.security.certificate = ca.path();
+                o.security.trust = ca.path();
+              }),
+              "security.trust");
+    EXPECT_EQ(client([&](Options& o) { o.security.trust = ca.path(); }), "");
+    EXPECT_EQ(client([&](Options& o) { o.security.trust = missing_file; }), "security.trust");
+  }
+}
+
+TEST(Options, AServerWithATrustChainAsksClientsForCertificates) {
+  TempFile cert("netqueue-cert"), key("netqueue-key"), ca("netqueue-ca");
+  const auto server = [&](Options& o) {
+    o.security.key = key.path();
+    o.security.certificate = cert.path();
+  };
+  EXPECT_EQ(rejected(with([&](Options& o) {
+              server(o);
+              o.security.trust = ca.path();
+            })),
+            "");
+  // A trust chain alone turns TLS on, and a TLS server needs its own files.
+  EXPECT_EQ(rejected(with([&](Options& o) { o.security.trust = ca.path(); })), "security.key");
+}
+
+TEST(Options, OnlyTcpOffersPartialChains) {
+  TempFile ca("netqueue-ca");
+  const auto pinned = [&](Options& o) {
+    o.security.certificate = ca.path();
+    o.security.partial_chain = true;
+  };
+  EXPECT_EQ(rejected(with(pinned), Purpose::client, Protocol::tcp), "");
+  for (const Protocol p : {Protocol::grpc, Protocol::mqtt}) {
+    if (!netqueue::detail::find_transport(p)) continue;
+    EXPECT_EQ(rejected(with(pinned), Purpose::client, p), "security.partial_chain") << netqueue::to_string(p);
+  }
+}
+
 TEST(Options, TheMessageSaysWhichOptionAndWhy) {
   try {
     validate(with([](Options& o) { o.netloc.port = 70000; }), Purpose::server);
