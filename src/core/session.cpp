@@ -168,7 +168,7 @@ SendFuture::Target Session::enqueue(Stream data) {
     }
     queued_ += frame_header_size + data.size();
     end = queued_;
-    incoming_.push_back(std::move(data));
+    incoming_.push(std::move(data));
     if (!wake_pending_ && link_) {
       wake_pending_ = true;
       wake = link_;
@@ -186,7 +186,7 @@ void Session::say_goodbye() {
     send_closed_ = true;
     queued_ += frame_header_size + Id::size;
     goodbye_end_ = queued_;
-    incoming_.push_back(Stream::borrow(core_.id().as_bytes()));
+    incoming_.push(Stream::borrow(core_.id().as_bytes()));
     if (!wake_pending_ && link_) {
       wake_pending_ = true;
       wake = link_;
@@ -196,11 +196,9 @@ void Session::say_goodbye() {
 }
 
 bool Session::refill() {
-  if (taken_at_ == taken_.size()) {
-    taken_.clear();
-    taken_at_ = 0;
+  if (taken_.empty()) {
     std::lock_guard lock(mutex_);
-    taken_.swap(incoming_);  // incoming_ gets the old buffer back: no reallocation
+    taken_.swap(incoming_);  // incoming_ gets the emptied blocks back
     if (taken_.empty() && batcher_.empty()) {
       wake_pending_ = false;
       return false;
@@ -209,7 +207,7 @@ bool Session::refill() {
   // Feed the batcher a couple of batches ahead only: a burst of puts waits in
   // one queue, not moved whole into a second one.
   const std::uint64_t ahead = 2 * static_cast<std::uint64_t>(core_.options().connection.max_size);
-  while (taken_at_ < taken_.size() && batcher_.pending_bytes() < ahead) batcher_.push(std::move(taken_[taken_at_++]));
+  while (!taken_.empty() && batcher_.pending_bytes() < ahead) batcher_.push(taken_.pop());
   return true;
 }
 
@@ -286,7 +284,7 @@ bool Session::attach(std::shared_ptr<Link> link) {
     remote_ = link->remote();
     ++links_;
     // No link was attached, so the strand's state is ours to read.
-    wake = !incoming_.empty() || !batcher_.empty() || taken_at_ < taken_.size();
+    wake = !incoming_.empty() || !batcher_.empty() || !taken_.empty();
     wake_pending_ = wake;
   }
   if (wake) link->wake_send();
@@ -347,7 +345,6 @@ void Session::finish(Ending ending) {
   deliver_truncated();
   batcher_.clear();
   taken_.clear();
-  taken_at_ = 0;
   if (!cause) {
     const Id peer = this->peer();
     cause = std::make_exception_ptr(

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/put_queue.hpp"
 #include "core/send_state.hpp"
 #include "core/transport.hpp"
 #include "netqueue/future.hpp"
@@ -112,7 +113,7 @@ class Session final : public Pipe, public std::enable_shared_from_this<Session> 
   mutable std::mutex mutex_;
   std::shared_ptr<Link> link_;
   std::uint64_t links_ = 0;
-  std::vector<Stream> incoming_;
+  PutQueue incoming_;
   std::uint64_t queued_ = 0;  // offset of the end of what was queued
   std::optional<std::uint64_t> goodbye_end_;
   bool wake_pending_ = false;
@@ -122,8 +123,7 @@ class Session final : public Pipe, public std::enable_shared_from_this<Session> 
   std::exception_ptr failure_cause_;         // what its puts fail with, when not the default
   std::exception_ptr end_cause_;             // why the session ended (later puts fail with it)
   Batcher batcher_;
-  std::vector<Stream> taken_;  // strand: swapped with incoming_, fed to batcher_ from taken_at_
-  std::size_t taken_at_ = 0;
+  PutQueue taken_;  // strand: swapped with incoming_, fed to batcher_
   std::atomic<std::uint64_t> taken_bytes_{0};  // bytes handed out (sent or taken)
   bool hello_counted_ = false;       // strand
   std::shared_ptr<SendState> state_;

@@ -15,13 +15,18 @@ Chunk Chunk::slice(std::size_t offset, std::size_t count) const {
   return Chunk(owner_, {data_ + offset, std::min(count, size_ - offset)});
 }
 
+// Called on an empty stream (a new one, or one just cleared). A stream of one
+// chunk, the common case, moves without touching the vector.
 void Stream::take(Stream& other) noexcept {
-  one_ = std::move(other.one_);
-  many_ = std::move(other.many_);
-  head_ = other.head_;
-  bytes_ = other.bytes_;
-  mode_ = other.mode_;
-  other.clear();
+  if (other.mode_ == Mode::many) {
+    many_ = std::move(other.many_);
+    other.many_.clear();
+  } else {
+    one_ = std::move(other.one_);
+  }
+  head_ = std::exchange(other.head_, 0);
+  bytes_ = std::exchange(other.bytes_, 0);
+  mode_ = std::exchange(other.mode_, Mode::none);
 }
 
 Chunk Stream::read() {
