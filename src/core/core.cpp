@@ -63,7 +63,7 @@ SendFuture Core::put(Stream data, std::span<const Id> peers) {
   if (purpose_ == Purpose::client) {
     // Before the server's hello any name is taken on trust. The flag first:
     // it is set after the id, so the id read after it is the server's.
-    if (client_->identified()) {
+    if (!peers.empty() && client_->identified()) {
       const Id server = client_->peer();
       for (const Id& p : peers)
         if (p != server)
@@ -80,8 +80,17 @@ SendFuture Core::put(Stream data, std::span<const Id> peers) {
   std::vector<SendFuture::Target> targets;
   std::vector<std::shared_ptr<Session>> sessions;
   if (peers.empty()) {
-    std::lock_guard lock(mutex_);
-    for (const auto& [id, s] : peers_) sessions.push_back(s);
+    std::shared_ptr<Session> only;  // to everyone, who is one peer: no list to build
+    {
+      std::lock_guard lock(mutex_);
+      if (peers_.size() == 1) {
+        only = peers_.begin()->second;
+      } else {
+        sessions.reserve(peers_.size());
+        for (const auto& [id, s] : peers_) sessions.push_back(s);
+      }
+    }
+    if (only) return SendFuture(only->enqueue(std::move(data)));
   }
   for (const Id& p : peers) {
     if (auto s = find(p)) {
@@ -109,10 +118,9 @@ SendFuture::Target Core::not_connected(const Id& peer) {
 }
 
 std::optional<Message> Core::get_until(Inbox::clock::time_point deadline) {
-  auto entry = inbox_.pop(deadline);
-  if (!entry) return std::nullopt;
-  entry->from->consumed(entry->message.data.size());
-  return std::move(entry->message);
+  std::optional<Message> message;
+  if (auto from = inbox_.pop(deadline, message)) from->consumed(message->data.size());
+  return message;
 }
 
 bool Core::close_for(std::chrono::nanoseconds deadline) {
@@ -276,20 +284,16 @@ bool Core::identify(const std::shared_ptr<Session>& session, const Id& peer, std
 }
 
 void Core::deliver(const std::shared_ptr<Session>& session, std::vector<Message>& messages) {
-  std::vector<Inbox::Entry> entries;
-  entries.reserve(messages.size());
   // Counted before get() can see them: statistics never lag a message.
   std::uint64_t bytes = 0, truncated = 0;
-  for (Message& m : messages) {
+  for (const Message& m : messages) {
     bytes += m.data.size();
     truncated += m.truncated ? 1 : 0;
-    entries.push_back({std::move(m), session});
   }
   messages_in_.fetch_add(messages.size(), std::memory_order_relaxed);
   bytes_in_.fetch_add(bytes, std::memory_order_relaxed);
   if (truncated) truncated_.fetch_add(truncated, std::memory_order_relaxed);
-  messages.clear();
-  auto dropped = inbox_.push(std::move(entries));
+  auto dropped = inbox_.push(session, messages);
   if (dropped.empty()) return;
   const auto total = dropped_.fetch_add(dropped.size(), std::memory_order_relaxed) + dropped.size();
   for (auto& d : dropped) d.from->consumed(d.message.data.size());

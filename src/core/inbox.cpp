@@ -2,30 +2,30 @@
 
 namespace netqueue::detail {
 
-std::vector<Inbox::Entry> Inbox::push(std::vector<Entry>&& entries) {
+std::vector<Inbox::Entry> Inbox::push(const std::shared_ptr<Session>& from, std::vector<Message>& messages) {
   std::vector<Entry> dropped;
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    for (Entry& e : entries) {
+    for (Message& m : messages) {
       if (limit_ && queue_.size() >= *limit_) {
         if (!drop_oldest_) {
-          dropped.push_back(std::move(e));
+          dropped.push_back({std::move(m), from});
           continue;
         }
         dropped.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      queue_.push_back(std::move(e));
+      queue_.push_back({std::move(m), from});
     }
     wake = waiters_ > 0;
   }
-  entries.clear();
+  messages.clear();
   if (wake) cv_.notify_all();
   return dropped;
 }
 
-std::optional<Inbox::Entry> Inbox::pop(clock::time_point deadline) {
+std::shared_ptr<Session> Inbox::pop(clock::time_point deadline, std::optional<Message>& out) {
   std::unique_lock lock(mutex_);
   if (queue_.empty() && !closed_) {
     ++waiters_;
@@ -33,12 +33,13 @@ std::optional<Inbox::Entry> Inbox::pop(clock::time_point deadline) {
     --waiters_;
   }
   if (!queue_.empty()) {
-    Entry e = std::move(queue_.front());
+    out.emplace(std::move(queue_.front().message));
+    auto from = std::move(queue_.front().from);
     queue_.pop_front();
-    return e;
+    return from;
   }
   if (closed_) std::rethrow_exception(closed_);
-  return std::nullopt;
+  return nullptr;
 }
 
 void Inbox::close(std::exception_ptr error) {

@@ -28,11 +28,13 @@ class Inbox {
   // Limit on queued messages (nullopt: none) and which one to drop past it.
   Inbox(std::optional<std::size_t> limit, bool drop_oldest) : limit_(limit), drop_oldest_(drop_oldest) {}
 
-  // Appends messages; returns the entries dropped by the limit (to credit and report).
-  std::vector<Entry> push(std::vector<Entry>&& entries);
-  // The next entry; waits until `deadline`. Throws the close error once empty
-  // and closed; nullopt on timeout.
-  std::optional<Entry> pop(clock::time_point deadline);
+  // Moves `messages` (received from `from`) in, leaving the vector empty;
+  // returns the entries dropped by the limit (to credit and report).
+  std::vector<Entry> push(const std::shared_ptr<Session>& from, std::vector<Message>& messages);
+  // Moves the next message into `out` and returns the session it came from;
+  // waits until `deadline`. Throws the close error once empty and closed;
+  // null (and `out` untouched) on timeout.
+  std::shared_ptr<Session> pop(clock::time_point deadline, std::optional<Message>& out);
   // No more messages will come; get() drains, then throws `error`. First call wins.
   void close(std::exception_ptr error);
   std::size_t size() const;
