@@ -240,6 +240,15 @@ void Core::session_detached(const std::shared_ptr<Session>& session) {
               });
 }
 
+void Core::end_session(std::string_view key, errc code, const std::string& reason) {
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = keyed_.find(std::string(key)); it != keyed_.end()) session = it->second;
+  }
+  if (session) session->end(code, reason);
+}
+
 void Core::transport_failed(errc code, const std::string& reason) {
   log(LogLevel::error, reason);
   auto error = std::make_exception_ptr(Error(code, reason));

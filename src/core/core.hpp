@@ -47,6 +47,7 @@ class Core final : public Hub {
   // ---- Hub (transport side) ----
   std::shared_ptr<Pipe> attach(std::shared_ptr<Link> link, std::string_view key) override;
   void transport_failed(errc code, const std::string& reason) override;
+  void end_session(std::string_view key, errc code, const std::string& reason) override;
   void log(LogLevel level, const std::string& text) override;
   std::shared_ptr<Executor> make_executor() override { return workers_.make_executor(); }
 

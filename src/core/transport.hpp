@@ -180,6 +180,12 @@ class Hub {
   // puts and gets fail with Error(code, reason). Links still open are closed
   // by the transport as usual.
   virtual void transport_failed(errc code, const std::string& reason) = 0;
+  // Ends the live session of `key`, linked or not, for a transport whose
+  // sessions outlive a link: its stream broke after its link had detached as
+  // resumable (gRPC: a call cancelled for a message over the receive limit),
+  // so no later link may continue it. Its puts fail with ClosedError(code)
+  // naming the peer. Nothing happens when no live session has the key.
+  virtual void end_session(std::string_view key, errc code, const std::string& reason) = 0;
   // Diagnostics through the options' log hook.
   virtual void log(LogLevel level, const std::string& text) = 0;
   // A new serial executor (see Executor).

@@ -335,20 +335,6 @@ class CallLink : public Link, public std::enable_shared_from_this<CallLink> {
 class GrpcServer;
 
 // One call on the server: the reactor gRPC drives, and the link of one session.
-// A link that carries nothing: it only reports the end of a session whose
-// call already detached (see ServerCall::OnCancel).
-class EndedLink final : public Link {
- public:
-  explicit EndedLink(std::string remote) : remote_(std::move(remote)) {}
-  void wake_send() override {}
-  void wake_receive() override {}
-  void close(bool) override {}
-  std::string remote() const override { return remote_; }
-
- private:
-  const std::string remote_;
-};
-
 class ServerCall final : public CallLink, public grpc::ServerGenericBidiReactor {
  public:
   ServerCall(std::shared_ptr<Executor> executor, grpc::GenericCallbackServerContext* context, Hub& hub,
@@ -459,9 +445,7 @@ class ServerCall final : public CallLink, public grpc::ServerGenericBidiReactor 
 
   void end_detached_session() {
     detached_resumable_ = false;
-    auto ended = std::make_shared<EndedLink>(remote_);
-    if (auto pipe = hub_.attach(ended, remote_))  // the key: the connection (context_ may be gone)
-      pipe->detached(LinkEnd::lost, cancelled_reason_, make_error_code(errc::transport));
+    hub_.end_session(remote_, errc::transport, cancelled_reason_);  // the key: the connection (context_ may be gone)
   }
 
   grpc::GenericCallbackServerContext* const context_;
