@@ -832,7 +832,8 @@ class GrpcClient final : public Transport {
     std::string why = ": " + status.error_message();
     // Over TLS 1.3 a server that refuses our client certificate (or wants
     // one) closes the connection after our side of the handshake is done.
-    if (options_.security.active() && why.find("Socket closed") != std::string::npos)
+    if (options_.security.active() &&
+        (why.find("Socket closed") != std::string::npos || why.find("Connection reset") != std::string::npos))
       why += std::string(" (the server closed the connection after the TLS handshake: ") +
              (options_.security.key ? "did it refuse our client certificate?)" : "does it want a client certificate?)");
     return why;
