@@ -123,6 +123,10 @@ class Child {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        // Its last output may still be in the pipe: read it before anyone
+        // looks (bounded, as a process it started may hold the pipe open).
+        std::unique_lock lock(mutex_);
+        changed_.wait_for(lock, std::chrono::seconds(5), [&] { return eof_; });
         return status_;
       }
       if (std::chrono::steady_clock::now() >= until) break;
