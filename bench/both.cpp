@@ -135,7 +135,7 @@ class Broker {
       std::ofstream conf(dir_ + "/mosquitto.conf");
       conf << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\npersistence false\n"
            << "max_queued_messages 0\nmax_inflight_messages 0\nmessage_size_limit 268435455\n"
-           << "log_dest none\n"
+           << "set_tcp_nodelay true\nlog_dest none\n"
            << (geteuid() == 0 ? "user root\n" : "");
     }
     pid_ = spawn({"/usr/sbin/mosquitto", "-c", dir_ + "/mosquitto.conf"}, "/usr/sbin/mosquitto");

@@ -2,7 +2,13 @@
 // that it may be killed) or the shared one. Every wait is bounded.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <netqueue/netqueue.hpp>
 #include <thread>
@@ -259,6 +265,42 @@ TEST(Mqtt, AClientKilledAndRestartedWithItsIdGetsAFreshSession) {
 }  // namespace
 
 namespace {
+
+// For each TCP socket of this process connected to 127.0.0.1:`port`: whether
+// it has TCP_NODELAY.
+std::vector<bool> nodelay_of_sockets_to(std::uint16_t port) {
+  std::vector<bool> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    sockaddr_in peer{};
+    socklen_t length = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0 || peer.sin_family != AF_INET ||
+        ntohs(peer.sin_port) != port)
+      continue;
+    int nodelay = 0;
+    length = sizeof nodelay;
+    ::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &length);
+    found.push_back(nodelay != 0);
+  }
+  return found;
+}
+
+// Paho C 1.3.12 leaves Nagle's algorithm on; a small publish after a PUBACK
+// then waits 40 ms for the broker's delayed ACK. netqueue turns it off on its
+// connections to the broker.
+TEST(Mqtt, ConnectionsToTheBrokerHaveNagleOff) {
+  Broker& broker = Broker::shared();
+  Communicator s(Protocol::mqtt, Purpose::server, server_at(broker.port()));
+  Communicator c(Protocol::mqtt, Purpose::client, client_at(broker.port()));
+  auto put = c.put(text("hello"));
+  ASSERT_TRUE(s.get_for(10s)) << "the server got nothing";
+  ASSERT_TRUE(settled(put).wait_for(10s));
+  const auto sockets = nodelay_of_sockets_to(broker.port());
+  EXPECT_EQ(sockets.size(), 2u) << "one connection to the broker per communicator";
+  for (std::size_t i = 0; i < sockets.size(); ++i) EXPECT_TRUE(sockets[i]) << "connection " << i << " has Nagle on";
+  EXPECT_TRUE(c.close_for(10s));
+  EXPECT_TRUE(s.close_for(10s));
+}
 
 TEST(Mqtt, ATlsClientThatDoesNotTrustTheBrokerFailsWithConnectFailed) {
   Broker& broker = Broker::shared();

@@ -79,11 +79,13 @@ void Broker::configure() {
   std::ofstream conf(dir_ + "/mosquitto.conf");
   // Deliberate limits: no drops for slow subscribers (max_queued_messages 0),
   // pieces up to 16 MiB plus headers (net-queue's default transport size),
-  // nothing kept across restarts (a restarted broker is a new broker).
+  // nothing kept across restarts (a restarted broker is a new broker), no
+  // Nagle delay on what it sends (set_tcp_nodelay).
   conf << "per_listener_settings false\n"
        << "allow_anonymous true\n"
        << "persistence false\n"
        << "max_queued_messages 0\n"
+       << "set_tcp_nodelay true\n"
        << "message_size_limit " << (16 * 1024 * 1024 + 64 * 1024) << "\n"
        << "log_dest file " << dir_ << "/mosquitto.log\n"
        << "log_type error\nlog_type warning\nlog_type notice\n"
