@@ -44,6 +44,40 @@ Options client_with(const TransportCase& c, std::uint16_t port, const char* cert
   return o;
 }
 
+// How the first put of a client with options `o` to `server` ends: "" when
+// the server got it and answered, else the error that failed it.
+std::string first_exchange(Communicator& server, Protocol protocol, const Options& o) {
+  Communicator client(protocol, Purpose::client, o);
+  auto f = client.put(text("hello from a client"));
+  if (!f.wait_for(20s)) return "the put was still pending after 20 s";
+  try {
+    f.get();
+  } catch (const netqueue::Error& e) {
+    client.close_for(5s);
+    return e.what();
+  }
+  // Over TLS 1.3 a client's handshake ends before the server has checked
+  // its certificate, so a refused client's first put may leave (resolve)
+  // and the refusal comes as the end of its session: get says why.
+  std::optional<netqueue::Message> m;
+  for (auto until = std::chrono::steady_clock::now() + 10s; !m && std::chrono::steady_clock::now() < until;) {
+    m = server.get_for(20ms);
+    try {
+      if (!m) (void)client.get_for(0ms);
+    } catch (const netqueue::Error& e) {
+      return e.what();
+    }
+  }
+  if (!m) return "the put succeeded but for 10 s the server got nothing and the client no error";
+  EXPECT_EQ(text_of(*m), "hello from a client");
+  settled(server.put(text("answer"), client.id())).get();
+  auto answer = client.get_for(10s);
+  if (!answer) return "the client got no answer within 10 s";
+  EXPECT_EQ(text_of(*answer), "answer");
+  client.close_for(5s);
+  return {};
+}
+
 class MutualTls : public testing::TestWithParam<TransportCase> {
  protected:
   void SetUp() override {
@@ -56,40 +90,7 @@ class MutualTls : public testing::TestWithParam<TransportCase> {
     if (server_) server_->close_for(10s);
   }
 
-  // How a client's first put ends: "" when the server got it and answered,
-  // else the error that failed it.
-  std::string first_exchange(const Options& o) {
-    Communicator client(GetParam().protocol, Purpose::client, o);
-    auto f = client.put(text("hello from a client"));
-    if (!f.wait_for(20s)) return "the put was still pending after 20 s";
-    try {
-      f.get();
-    } catch (const netqueue::Error& e) {
-      client.close_for(5s);
-      return e.what();
-    }
-    // Over TLS 1.3 a client's handshake ends before the server has checked
-    // its certificate, so a refused client's first put may leave (resolve)
-    // and the refusal comes as the end of its session: get says why.
-    std::optional<netqueue::Message> m;
-    for (auto until = std::chrono::steady_clock::now() + 10s; !m && std::chrono::steady_clock::now() < until;) {
-      m = server_->get_for(20ms);
-      try {
-        if (!m) (void)client.get_for(0ms);
-      } catch (const netqueue::Error& e) {
-        return e.what();
-      }
-    }
-    if (!m) return "the put succeeded but for 10 s the server got nothing and the client no error";
-    EXPECT_EQ(text_of(*m), "hello from a client");
-    settled(server_->put(text("answer"), client.id())).get();
-    auto answer = client.get_for(10s);
-    if (!answer) return "the client got no answer within 10 s";
-    EXPECT_EQ(text_of(*answer), "answer");
-    client.close_for(5s);
-    return {};
-  }
-
+  std::string first_exchange(const Options& o) { return ::first_exchange(*server_, GetParam().protocol, o); }
   std::uint16_t port() const { return server_->local_port(); }
 
   LogCapture log_;
@@ -136,17 +137,7 @@ TEST(PartialChain, PinningTheServersCertificateNeedsTheFlag) {
     o.security.partial_chain = partial_chain;
     o.connection.connect_timeout = 3s;
     o.log = [](netqueue::LogLevel, std::string_view) {};
-    Communicator client(Protocol::tcp, Purpose::client, o);
-    auto f = client.put(text("pinned"));
-    if (!f.wait_for(20s)) return std::string("the put was still pending after 20 s");
-    try {
-      f.get();
-    } catch (const netqueue::Error& e) {
-      return std::string(e.what());
-    }
-    auto m = server.get_for(10s);
-    client.close_for(5s);
-    return m ? std::string() : std::string("the server got nothing");
+    return first_exchange(server, Protocol::tcp, o);
   };
   const std::string without = pinned(false);
   EXPECT_NE(without.find("unable to get local issuer certificate"), std::string::npos)
