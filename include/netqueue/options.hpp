@@ -126,13 +126,20 @@ struct Options {
     std::optional<std::chrono::seconds> keepalive;
     /// Publishes in flight at once per communicator (QoS 1: awaiting PUBACK).
     /// Paho buffers at most a few more than this (its payload copies stay bounded).
-    /// Default 32; 1 to 4096.
-    unsigned window = 32;
+    /// window x publish_size is what one communicator has in flight: 512 KiB
+    /// by default, enough for a broker on the same machine or LAN (with 0.5
+    /// ms between publish and PUBACK, 8 Gbit/s). For a distant broker raise
+    /// the window towards bandwidth x round trip. Past what the socket's send
+    /// buffer holds, Paho C 1.3's partial-write stall (publish_size) strikes.
+    /// Default 2; 1 to 4096.
+    unsigned window = 2;
     /// Largest MQTT publish payload: each piece of connection.max_size bytes is
-    /// published as payloads of at most this size. Small, because Paho C 1.3
-    /// stalls about 1 s whenever a socket write is only partly done.
-    /// Default 64 KiB; 1 byte to 256 MiB - 1024 bytes (MQTT's largest packet).
-    std::size_t publish_size = 64 * KiB;
+    /// published as payloads of at most this size. Paho C 1.3 stalls about
+    /// 1 s whenever a socket write is only partly done, which large payloads
+    /// and many in flight make likely; 256 KiB with a window of 2 was the
+    /// fastest measured (bench/README.md).
+    /// Default 256 KiB; 1 byte to 256 MiB - 1024 bytes (MQTT's largest packet).
+    std::size_t publish_size = 256 * KiB;
     /// Client: attach only once a netqueue server announced itself on the
     /// broker (retained topic netqueue/server), so that nothing is published
     /// into the void before a server subscribes (puts wait, up to
