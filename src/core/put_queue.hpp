@@ -2,8 +2,8 @@
 // batcher, first in first out, 32 bytes each.
 //
 // A put of one buffer (the common case) is kept as its Chunk in a
-// BlockQueue: a burst of a million puts costs 32 MB and its pages are touched
-// once. (A vector of Streams cost 80 bytes a put, up to 240 while it doubled,
+// BlockQueue: a burst of a million puts costs 32 MB (plus at most 64 KiB of
+// the last block's room) and its pages are touched once. (A vector of Streams cost 80 bytes a put, up to 240 while it doubled,
 // and its growth, copies and page faults were more than half of a put
 // thread's time.) A Stream of many chunks is kept out of line. Not thread
 // safe; swap() is O(1).
@@ -50,7 +50,7 @@ class PutQueue {
     return Stream(std::move(entry));
   }
 
-  BlockQueue<Chunk, 128> entries_;
+  BlockQueue<Chunk, 128, 2048> entries_;  // 4 KiB to 64 KiB blocks
 };
 
 }  // namespace netqueue::detail
