@@ -3,10 +3,10 @@
 //
 // A put of one buffer (the common case) is kept as its Chunk in a
 // BlockQueue: a burst of a million puts costs 32 MB (plus at most 64 KiB of
-// the last block's room) and its pages are touched once. (A vector of Streams cost 80 bytes a put, up to 240 while it doubled,
-// and its growth, copies and page faults were more than half of a put
-// thread's time.) A Stream of many chunks is kept out of line. Not thread
-// safe; swap() is O(1).
+// the last block's room) and its pages are touched once. (A vector of
+// Streams cost 80 bytes a put, up to 240 while it doubled, and its growth,
+// copies and page faults were more than half of a put thread's time.) A
+// Stream of many chunks is kept out of line. Not thread safe; swap() is O(1).
 #pragma once
 
 #include <cstddef>
