@@ -18,6 +18,7 @@
 #include <iostream>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "report.hpp"
@@ -127,7 +128,8 @@ bool wait_for(std::array<Child, 2>& children) {
 // lossless (README "MQTT through a broker"), stopped when the run ends.
 class Broker {
  public:
-  explicit Broker(std::uint16_t port) : port_(port) {
+  // `tls`: the certificate chain and key of a TLS listener (--secure), or none.
+  Broker(std::uint16_t port, const std::optional<std::pair<std::string, std::string>>& tls) : port_(port) {
     std::string pattern = (std::filesystem::temp_directory_path() / "netqueue-iops-broker.XXXXXX").string();
     if (!mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
     dir_ = pattern;
@@ -137,6 +139,10 @@ class Broker {
            << "max_queued_messages 0\nmax_inflight_messages 0\nmessage_size_limit 268435455\n"
            << "set_tcp_nodelay true\nlog_dest none\n"
            << (geteuid() == 0 ? "user root\n" : "");
+      if (tls) {
+        conf << "certfile " << std::filesystem::absolute(tls->first).string() << "\nkeyfile "
+             << std::filesystem::absolute(tls->second).string() << "\n";
+      }
     }
     pid_ = spawn({"/usr/sbin/mosquitto", "-c", dir_ + "/mosquitto.conf"}, "/usr/sbin/mosquitto");
     // Ready once it accepts connections.
@@ -192,7 +198,15 @@ int run_both(const Config& config, int argc, char** argv) {
   const std::uint16_t port = config.port != 0 ? static_cast<std::uint16_t>(config.port) : free_port(config.host);
   // MQTT: the port is the broker's; with --port 0 the run brings its own.
   std::optional<Broker> broker;
-  if (config.protocol == netqueue::Protocol::mqtt && config.port == 0) broker.emplace(port);
+  if (config.protocol == netqueue::Protocol::mqtt && config.port == 0) {
+    std::optional<std::pair<std::string, std::string>> tls;
+    if (config.secure) {
+      if (!config.cert || !config.key)
+        throw std::runtime_error("MQTT over TLS with --port 0 needs --cert and --key: the run's own broker presents them");
+      tls.emplace(*config.cert, *config.key);
+    }
+    broker.emplace(port, tls);
+  }
   std::array<Child, 2> children{Child{Purpose::server}, Child{Purpose::client}};
   for (Child& child : children) {
     child.pid = spawn(child_arguments(argc, argv, child.side, extra_json, port));

@@ -108,7 +108,7 @@ void define_arguments(CLI::App& app, Config& config, Names& names) {
       ->group(connection);
   CLI::Option* secure =
       app.add_flag("--secure", config.secure, "TLS (needs --key and --cert on the server)")->group(connection);
-  app.add_option("--key", config.key, "Server: private key (PEM)")
+  app.add_option("--key", config.key, "Server: private key (PEM; MQTT: the broker's, when the run starts its own)")
       ->check(CLI::ExistingFile)
       ->needs(secure)
       ->group(connection);

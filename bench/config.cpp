@@ -31,7 +31,10 @@ netqueue::Options make_options(const Config& config, netqueue::Purpose side) {
   options.serialization.message_size = std::max(options.serialization.message_size, largest);
 
   options.security.enabled = config.secure;
-  if (side == netqueue::Purpose::server) {
+  if (config.protocol == netqueue::Protocol::mqtt) {
+    // Both sides are clients of the broker, which holds --cert and --key.
+    options.security.certificate = config.ca ? config.ca : config.cert;
+  } else if (side == netqueue::Purpose::server) {
     options.security.certificate = config.cert;
     options.security.key = config.key;
   } else {
