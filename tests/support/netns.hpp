@@ -35,8 +35,8 @@ inline void run_in_private_netns(const std::string& suite, const std::string& te
   Child child({"/usr/bin/unshare", "-n", std::string(self.data(), static_cast<std::size_t>(n)),
                "--gtest_filter=" + suite + "." + test},
               {std::string(netns_variable) + "=1"});
-  const auto status = child.wait(std::chrono::milliseconds(60000));
-  ASSERT_TRUE(status) << "the test in the namespace did not end within 60 s:\n" << child.output();
+  const auto status = child.wait(std::chrono::milliseconds(100000));  // under ctest's 120 s
+  ASSERT_TRUE(status) << "the test in the namespace did not end within 100 s:\n" << child.output();
   EXPECT_EQ(*status, 0) << child.output();
   EXPECT_NE(child.output().find("[  PASSED  ] 1 test"), std::string::npos) << child.output();
 }
@@ -47,19 +47,35 @@ inline void black_hole_127_0_0_2() {
   ASSERT_EQ(std::system("ip route add blackhole 127.0.0.2/32 table local"), 0) << "cannot add the blackhole route";
 }
 
-// A message each way between `server` and `client`, both acknowledged, within
-// 10 s each: the link works.
-inline void round_trip(netqueue::Communicator& server, netqueue::Communicator& client, const std::string& tag) {
+// What became of a put, for a failure message.
+inline std::string fate_of(const netqueue::SendFuture& f) {
+  if (!f.ready()) return "is still pending";
+  try {
+    f.get();
+    return "was sent";
+  } catch (const netqueue::Error& e) {
+    return std::string("failed: ") + e.what();
+  }
+}
+
+// A message each way between `server` and `client`, both acknowledged, each
+// within `within`: the link works. (The first exchange also connects; a
+// loaded CI machine running sanitized tests side by side may take a while.)
+inline void round_trip(netqueue::Communicator& server, netqueue::Communicator& client, const std::string& tag,
+                       std::chrono::seconds within = std::chrono::seconds(30)) {
   auto up = client.put(text("up " + tag));
-  auto m = server.get_for(std::chrono::seconds(10));
-  ASSERT_TRUE(m) << tag << ": the server got nothing";
+  auto m = server.get_for(within);
+  ASSERT_TRUE(m) << tag << ": the server got nothing within " << within.count() << " s; the client's put "
+                 << fate_of(up);
   EXPECT_EQ(m->peer, client.id()) << tag;
   EXPECT_EQ(m->data.to_string(), "up " + tag);
   auto down = server.put(text("down " + tag), client.id());
-  auto r = client.get_for(std::chrono::seconds(10));
-  ASSERT_TRUE(r) << tag << ": the client got nothing";
+  auto r = client.get_for(within);
+  ASSERT_TRUE(r) << tag << ": the client got nothing within " << within.count() << " s; the server's put "
+                 << fate_of(down);
   EXPECT_EQ(r->data.to_string(), "down " + tag);
-  ASSERT_TRUE(settled(up).wait_for(std::chrono::seconds(10)) && settled(down).wait_for(std::chrono::seconds(10))) << tag;
+  ASSERT_TRUE(settled(up).wait_for(within) && settled(down).wait_for(within))
+      << tag << ": the client's put " << fate_of(up) << ", the server's " << fate_of(down);
 }
 
 // `f` fails within 15 s with ClosedError naming `peer`.
