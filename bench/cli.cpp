@@ -133,6 +133,16 @@ void define_arguments(CLI::App& app, Config& config, Names& names) {
   app.add_option("--efficient-size", config.efficient_size, "connection.efficient_size (default: --split-size / 64)")
       ->transform(CLI::AsSizeValue(false))
       ->group(connection);
+  app.add_option("--mqtt-publish-size", config.mqtt_publish_size, "mqtt.publish_size: largest MQTT publish payload")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->check(at_least_one)
+      ->group(connection);
+  app.add_option("--mqtt-window", config.mqtt_window,
+                 "mqtt.window: MQTT publishes in flight (raise it for a distant broker: bandwidth x round trip)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 4096u))
+      ->group(connection);
 
   const std::string output = "Output";
   app.add_option("--json", config.json_path, "Also write every option and result to FILE")

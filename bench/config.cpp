@@ -24,6 +24,8 @@ netqueue::Options make_options(const Config& config, netqueue::Purpose side) {
   options.connection.max_size = config.split_size;
   if (config.merge_size) options.connection.merge_size = *config.merge_size;
   if (config.efficient_size) options.connection.efficient_size = *config.efficient_size;
+  options.mqtt.publish_size = config.mqtt_publish_size;
+  options.mqtt.window = config.mqtt_window;
 
   // Every message must arrive whole: it is checked as one, and a message in
   // parts would count as several operations.

@@ -52,6 +52,9 @@ struct Config {
   // Unset: the library's default, derived from split_size.
   std::optional<std::uint64_t> merge_size;
   std::optional<std::uint64_t> efficient_size;
+  // MQTT only: mqtt.publish_size and mqtt.window.
+  std::uint64_t mqtt_publish_size = netqueue::Options{}.mqtt.publish_size;
+  unsigned mqtt_window = netqueue::Options{}.mqtt.window;
 
   std::optional<std::string> json_path;
 

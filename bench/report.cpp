@@ -101,6 +101,8 @@ Json options_json(const Config& config) {
       {"merge_size", options.connection.effective_merge_size()},
       {"efficient_size", options.connection.effective_efficient_size()},
       {"message_size", options.serialization.message_size},
+      {"mqtt_publish_size", options.mqtt.publish_size},
+      {"mqtt_window", options.mqtt.window},
   };
 }
 
