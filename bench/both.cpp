@@ -18,7 +18,6 @@
 #include <iostream>
 #include <string>
 #include <system_error>
-#include <utility>
 #include <vector>
 
 #include "report.hpp"
@@ -128,8 +127,12 @@ bool wait_for(std::array<Child, 2>& children) {
 // lossless (README "MQTT through a broker"), stopped when the run ends.
 class Broker {
  public:
-  // `tls`: the certificate chain and key of a TLS listener (--secure), or none.
-  Broker(std::uint16_t port, const std::optional<std::pair<std::string, std::string>>& tls) : port_(port) {
+  // What a TLS listener presents (--secure: --cert and --key).
+  struct Tls {
+    std::string certificate, key;
+  };
+
+  Broker(std::uint16_t port, const std::optional<Tls>& tls) : port_(port) {
     std::string pattern = (std::filesystem::temp_directory_path() / "netqueue-iops-broker.XXXXXX").string();
     if (!mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
     dir_ = pattern;
@@ -140,8 +143,8 @@ class Broker {
            << "set_tcp_nodelay true\nlog_dest none\n"
            << (geteuid() == 0 ? "user root\n" : "");
       if (tls) {
-        conf << "certfile " << std::filesystem::absolute(tls->first).string() << "\nkeyfile "
-             << std::filesystem::absolute(tls->second).string() << "\n";
+        conf << "certfile " << std::filesystem::absolute(tls->certificate).string() << "\nkeyfile "
+             << std::filesystem::absolute(tls->key).string() << "\n";
       }
     }
     pid_ = spawn({"/usr/sbin/mosquitto", "-c", dir_ + "/mosquitto.conf"}, "/usr/sbin/mosquitto");
@@ -199,11 +202,11 @@ int run_both(const Config& config, int argc, char** argv) {
   // MQTT: the port is the broker's; with --port 0 the run brings its own.
   std::optional<Broker> broker;
   if (config.protocol == netqueue::Protocol::mqtt && config.port == 0) {
-    std::optional<std::pair<std::string, std::string>> tls;
+    std::optional<Broker::Tls> tls;
     if (config.secure) {
       if (!config.cert || !config.key)
         throw std::runtime_error("MQTT over TLS with --port 0 needs --cert and --key: the run's own broker presents them");
-      tls.emplace(*config.cert, *config.key);
+      tls = Broker::Tls{*config.cert, *config.key};
     }
     broker.emplace(port, tls);
   }

@@ -59,10 +59,10 @@ inline std::string fate_of(const netqueue::SendFuture& f) {
 }
 
 // A message each way between `server` and `client`, both acknowledged, each
-// within `within`: the link works. (The first exchange also connects; a
-// loaded CI machine running sanitized tests side by side may take a while.)
-inline void round_trip(netqueue::Communicator& server, netqueue::Communicator& client, const std::string& tag,
-                       std::chrono::seconds within = std::chrono::seconds(30)) {
+// within 30 s: the link works. (The first exchange also connects; a loaded CI
+// machine running sanitized tests side by side may take a while.)
+inline void round_trip(netqueue::Communicator& server, netqueue::Communicator& client, const std::string& tag) {
+  constexpr std::chrono::seconds within(30);
   auto up = client.put(text("up " + tag));
   auto m = server.get_for(within);
   ASSERT_TRUE(m) << tag << ": the server got nothing within " << within.count() << " s; the client's put "
